@@ -1,0 +1,11 @@
+"""MiVOLO age and gender estimation: detector, tracker, MiVOLO and exports."""
+
+import os
+
+# ultralytics reads this once at import: unpickle detector files with weights_only=True and its
+# class allow-list, never with arbitrary code execution.
+os.environ.setdefault("ULTRALYTICS_SAFE_LOAD", "1")
+# No update checks or telemetry from ultralytics: the tool must work offline.
+os.environ.setdefault("YOLO_OFFLINE", "1")
+
+__version__ = "1.0.0"

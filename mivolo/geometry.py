@@ -1,0 +1,69 @@
+"""Box geometry and face-to-person association (shared spec, section 5).
+
+Boxes are integer xyxy (truncated from the detector's floats). The arithmetic mirrors the
+published code: integer areas and intersections, float32 ratios, so the same threshold
+decisions are taken.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import List, Optional, Sequence
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+
+ASSOCIATION_MIN_COST = 1e-4
+
+
+def to_int_boxes(boxes) -> np.ndarray:
+    """Float xyxy -> int32 by truncation toward zero (the published cast)."""
+    return np.asarray(boxes, dtype=np.float64).reshape(-1, 4).astype(np.int32)
+
+
+def clamp_boxes(boxes: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Clamp x to [0, W-1] and y to [0, H-1]."""
+    clamped = np.array(boxes, dtype=np.int32).reshape(-1, 4)
+    clamped[:, 0::2] = np.clip(clamped[:, 0::2], 0, width - 1)
+    clamped[:, 1::2] = np.clip(clamped[:, 1::2], 0, height - 1)
+    return clamped
+
+
+def box_iou(boxes1, boxes2, over_second: bool = False) -> np.ndarray:
+    """Pairwise IoU of int boxes (N x M). With `over_second`: mean(IoU, intersection / area2)."""
+    a = np.asarray(boxes1, dtype=np.int64).reshape(-1, 4)
+    b = np.asarray(boxes2, dtype=np.int64).reshape(-1, 4)
+    area1 = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
+    area2 = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
+    wh = np.minimum(a[:, None, 2:], b[None, :, 2:]) - np.maximum(a[:, None, :2], b[None, :, :2])
+    inter = np.clip(wh, 0, None).prod(axis=2)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        union = (area1[:, None] + area2[None, :] - inter).astype(np.float32)
+        iou = inter.astype(np.float32) / union
+        if over_second:
+            return (inter.astype(np.float32) / area2[None, :].astype(np.float32) + iou) / np.float32(2)
+    return iou
+
+
+@dataclass(frozen=True)
+class Association:
+    """Result of matching faces to persons, as positions in the given box lists."""
+
+    person_of_face: List[Optional[int]]  # face position -> person position or None
+    unassigned_persons: List[int]
+
+
+def assign_faces(person_boxes: Sequence, face_boxes: Sequence, min_cost: float = ASSOCIATION_MIN_COST) -> Association:
+    """Hungarian matching maximising (intersection / face area + IoU) / 2; pairs need cost > min_cost."""
+    n_persons, n_faces = len(person_boxes), len(face_boxes)
+    person_of_face: List[Optional[int]] = [None] * n_faces
+    if n_persons == 0 or n_faces == 0:
+        return Association(person_of_face, list(range(n_persons)))
+    cost = box_iou(person_boxes, face_boxes, over_second=True)
+    cost = np.nan_to_num(cost, nan=0.0, posinf=0.0, neginf=0.0)  # degenerate (zero-area) boxes match nothing
+    matched = set()
+    for person, face in zip(*linear_sum_assignment(cost, maximize=True)):
+        if cost[person, face] > min_cost and person not in matched:
+            person_of_face[face] = int(person)
+            matched.add(int(person))
+    return Association(person_of_face, [p for p in range(n_persons) if p not in matched])

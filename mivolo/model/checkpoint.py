@@ -1,0 +1,298 @@
+"""MiVOLO checkpoint I/O: the legacy timm `.pth.tar` and the Hugging Face safetensors + config.json.
+
+Weight files are untrusted. Pickles are read with `torch.load(weights_only=True)` and only the
+globals that timm checkpoints really hold (an `argparse.Namespace`, numpy scalars) are allowed;
+anything else is refused before a byte of it is unpickled. Loading into the network is strict:
+every missing, unexpected or mis-shaped key is an error that names the keys.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import os
+import pickle
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Dict, Iterable, List, Mapping, Optional, Tuple
+
+import numpy as np
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file as load_safetensors
+from safetensors.torch import save_file as save_safetensors
+
+from mivolo.errors import CheckpointError, UnsafeCheckpointError
+from mivolo.io_utils import atomic_path
+from mivolo.model.mivolo_model import FACE_BODY_CHANNELS, FACE_CHANNELS, MiVOLOModel, create_mivolo
+
+HF_WEIGHTS_NAME = "model.safetensors"
+HF_CONFIG_NAME = "config.json"
+HF_KEY_PREFIX = "mivolo.model."
+DATA_PARALLEL_PREFIX = "module."
+TRAINING_ONLY_KEY_PART = "fds."  # feature-distribution-smoothing buffers, unused at inference
+FACE_BODY_MARKER_KEY = "patch_embed.conv1.0.weight"
+
+# The only non-tensor globals a legacy timm checkpoint needs: the training `args` namespace and
+# numpy scalars that may sit in its metric fields.
+_ALLOWED_PICKLE_GLOBALS = {
+    "argparse.Namespace": argparse.Namespace,
+    "numpy.dtype": np.dtype,
+    "numpy._core.multiarray.scalar": None,  # resolved lazily: its module moved in numpy 2
+    "numpy.core.multiarray.scalar": None,
+}
+
+
+@dataclass(frozen=True)
+class CheckpointMeta:
+    """What a checkpoint says about its network and its age scale."""
+
+    min_age: float
+    max_age: float
+    avg_age: float
+    no_gender: bool
+    with_persons_model: bool
+    input_size: int
+
+    @property
+    def num_classes(self) -> int:
+        return 1 if self.no_gender else 3
+
+    @property
+    def in_chans(self) -> int:
+        return FACE_BODY_CHANNELS if self.with_persons_model else FACE_CHANNELS
+
+    def denormalize_age(self, normalized_age: float) -> float:
+        """Network output -> years, as the published inference path does it (no clamp)."""
+        return normalized_age * (self.max_age - self.min_age) + self.avg_age
+
+
+@dataclass
+class LoadedCheckpoint:
+    meta: CheckpointMeta
+    state_dict: Dict[str, torch.Tensor]
+    path: Path
+    file_format: str  # "legacy" or "safetensors"
+
+    def build_model(self) -> MiVOLOModel:
+        """The network with these weights, loaded strictly, in eval mode on the CPU."""
+        model = create_mivolo(self.meta.input_size, self.meta.in_chans, self.meta.num_classes)
+        load_state_dict_strict(model, self.state_dict, source=str(self.path))
+        return model.eval()
+
+
+def _resolve_global(name: str):
+    module, _, attr = name.rpartition(".")
+    return getattr(importlib.import_module(module), attr)
+
+
+def _allowed_global(name: str) -> bool:
+    return name in _ALLOWED_PICKLE_GLOBALS or name.startswith("numpy.dtypes.")
+
+
+def safe_torch_load(path: Path, what: str = "checkpoint"):
+    """`torch.load(weights_only=True)` allowing only the globals a timm checkpoint needs.
+
+    The file's globals are listed first (without unpickling): anything outside the allow-list is
+    refused with its name, so a malicious payload never runs.
+    """
+    try:
+        needed = torch.serialization.get_unsafe_globals_in_checkpoint(str(path))
+    except ValueError:
+        needed = []  # not a zip archive: torch.load below still refuses any unknown global
+    except RuntimeError as exc:
+        raise CheckpointError(f"{path}: cannot read this {what}; the file is truncated or corrupt ({_first_line(exc)})")
+    if any(name.startswith("ultralytics.") for name in needed):
+        raise CheckpointError(
+            f"{path}: this is an ultralytics detector file, not a MiVOLO checkpoint; pass it with --detector-weights"
+        )
+    refused = sorted(name for name in needed if not _allowed_global(name))
+    if refused:
+        raise UnsafeCheckpointError(
+            f"{path}: refused to load: unpickling it would call {', '.join(refused)}, which could run arbitrary code"
+        )
+    allowed = [_resolve_global(name) for name in needed]
+    try:
+        with torch.serialization.safe_globals(allowed):
+            return torch.load(str(path), map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        raise CheckpointError(
+            f"{path}: not a loadable {what}: it is corrupt, or needs globals that are not allowed ({_first_line(exc)})"
+        )
+    except (RuntimeError, EOFError, OSError) as exc:
+        raise CheckpointError(f"{path}: cannot read this {what}; the file is truncated or corrupt ({_first_line(exc)})")
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    # torch's weights_only errors put the informative part after a long preamble
+    informative = [line for line in lines if "error" in line.lower() or "unsupported" in line.lower()]
+    return (informative or lines or [type(exc).__name__])[-1][:200]
+
+
+def _clean_state_dict(state_dict: Mapping[str, torch.Tensor], prefix: str) -> Dict[str, torch.Tensor]:
+    cleaned = {}
+    for key, value in state_dict.items():
+        if key.startswith(prefix):
+            key = key[len(prefix) :]
+        if TRAINING_ONLY_KEY_PART in key:
+            continue
+        cleaned[key] = value
+    return cleaned
+
+
+def _input_size_from(state_dict: Mapping[str, torch.Tensor], path: Path) -> int:
+    if "pos_embed" not in state_dict:
+        raise CheckpointError(f"{path}: not a MiVOLO/VOLO checkpoint: it has no 'pos_embed' weight")
+    return int(state_dict["pos_embed"].shape[1]) * 16
+
+
+def _legacy_weights(checkpoint: dict, path: Path) -> Mapping[str, torch.Tensor]:
+    # EMA weights win when present, as in timm's loader that the published numbers came from
+    for key in ("state_dict_ema", "model_ema", "state_dict"):
+        weights = checkpoint.get(key)
+        if weights is not None:
+            if not isinstance(weights, Mapping):
+                raise CheckpointError(f"{path}: '{key}' is not a state_dict")
+            return weights
+    raise CheckpointError(f"{path}: not a MiVOLO checkpoint: it has no 'state_dict'")
+
+
+def load_legacy_checkpoint(path: Path) -> LoadedCheckpoint:
+    checkpoint = safe_torch_load(path)
+    if not isinstance(checkpoint, dict):
+        raise CheckpointError(f"{path}: not a MiVOLO checkpoint: expected a dict, found {type(checkpoint).__name__}")
+    missing = [key for key in ("min_age", "max_age", "avg_age", "no_gender") if key not in checkpoint]
+    if missing:
+        raise CheckpointError(f"{path}: not a MiVOLO checkpoint: missing {', '.join(missing)}")
+    state_dict = _clean_state_dict(_legacy_weights(checkpoint, path), DATA_PARALLEL_PREFIX)
+    with_persons = checkpoint.get("with_persons_model")
+    if with_persons is None:
+        with_persons = FACE_BODY_MARKER_KEY in state_dict
+    meta = CheckpointMeta(
+        min_age=float(checkpoint["min_age"]),
+        max_age=float(checkpoint["max_age"]),
+        avg_age=float(checkpoint["avg_age"]),
+        no_gender=bool(checkpoint["no_gender"]),
+        with_persons_model=bool(with_persons),
+        input_size=_input_size_from(state_dict, path),
+    )
+    return LoadedCheckpoint(meta=meta, state_dict=state_dict, path=path, file_format="legacy")
+
+
+def load_hf_checkpoint(weights_path: Path, config_path: Path) -> LoadedCheckpoint:
+    """MiVOLO v2 as published on the Hugging Face hub: model.safetensors + config.json."""
+    if not config_path.is_file():
+        raise CheckpointError(f"{weights_path}: the safetensors weights need {config_path.name} beside them")
+    try:
+        config = json.loads(config_path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise CheckpointError(f"{config_path}: not a readable JSON config ({exc})")
+    missing = [key for key in ("min_age", "max_age", "avg_age") if key not in config]
+    if missing:
+        raise CheckpointError(f"{config_path}: not a MiVOLO config: missing {', '.join(missing)}")
+    try:
+        raw = load_safetensors(str(weights_path), device="cpu")
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise CheckpointError(f"{weights_path}: cannot read these safetensors weights; truncated or corrupt ({exc})")
+    state_dict = _clean_state_dict(raw, HF_KEY_PREFIX)
+    head = state_dict.get("head.weight")
+    no_gender = config.get("no_gender")
+    if no_gender is None:
+        no_gender = head is not None and head.shape[0] == 1
+    with_persons = config.get("with_persons_model")
+    if with_persons is None:
+        with_persons = FACE_BODY_MARKER_KEY in state_dict
+    meta = CheckpointMeta(
+        min_age=float(config["min_age"]),
+        max_age=float(config["max_age"]),
+        avg_age=float(config["avg_age"]),
+        no_gender=bool(no_gender),
+        with_persons_model=bool(with_persons),
+        input_size=_input_size_from(state_dict, weights_path),
+    )
+    return LoadedCheckpoint(meta=meta, state_dict=state_dict, path=weights_path, file_format="safetensors")
+
+
+def load_checkpoint(path) -> LoadedCheckpoint:
+    """Load a MiVOLO checkpoint from a `.pth.tar`/`.pt`, a `.safetensors` file or a folder holding one."""
+    path = Path(path)
+    if path.is_dir():
+        if (path / HF_WEIGHTS_NAME).is_file():
+            return load_hf_checkpoint(path / HF_WEIGHTS_NAME, path / HF_CONFIG_NAME)
+        candidates = sorted(path.glob("*.pth.tar")) + sorted(path.glob("*.pth"))
+        if len(candidates) != 1:
+            raise CheckpointError(f"{path}: expected {HF_WEIGHTS_NAME} + {HF_CONFIG_NAME} or one .pth.tar file here")
+        path = candidates[0]
+    if not path.exists():
+        raise CheckpointError(f"{path}: checkpoint file not found")
+    if not os.access(path, os.R_OK):
+        raise CheckpointError(f"{path}: checkpoint file is not readable")
+    if path.suffix == ".safetensors":
+        return load_hf_checkpoint(path, path.with_name(HF_CONFIG_NAME))
+    return load_legacy_checkpoint(path)
+
+
+def load_state_dict_strict(model: torch.nn.Module, state_dict: Mapping[str, torch.Tensor], source: str) -> None:
+    """Load every key, or fail naming the missing, unexpected and mis-shaped ones."""
+    expected = model.state_dict()
+    missing = [key for key in expected if key not in state_dict]
+    unexpected = [key for key in state_dict if key not in expected]
+    mis_shaped = [
+        f"{key} {tuple(state_dict[key].shape)} != {tuple(expected[key].shape)}"
+        for key in expected
+        if key in state_dict and tuple(state_dict[key].shape) != tuple(expected[key].shape)
+    ]
+    problems = []
+    for label, keys in (("missing", missing), ("unexpected", unexpected), ("wrong shape", mis_shaped)):
+        if keys:
+            problems.append(f"{label} ({len(keys)}): {_preview(keys)}")
+    if problems:
+        raise CheckpointError(
+            f"{source}: weights do not match the {type(model).__name__} network "
+            f"(another architecture?): {'; '.join(problems)}"
+        )
+    model.load_state_dict(state_dict, strict=True)
+
+
+def _preview(keys: List[str], limit: int = 8) -> str:
+    shown = ", ".join(keys[:limit])
+    return shown + (f", ... (+{len(keys) - limit} more)" if len(keys) > limit else "")
+
+
+# ---- writers: the same public formats, used for conversion and for synthetic test weights ----
+
+
+def save_legacy_checkpoint(
+    path, model: MiVOLOModel, meta: CheckpointMeta, ema_state_dict: Optional[Mapping] = None, **extra
+) -> Path:
+    """Write a timm-saver style `.pth.tar` (as the published MiVOLO v1 files)."""
+    payload = {
+        "state_dict": model.state_dict(),
+        "min_age": meta.min_age,
+        "max_age": meta.max_age,
+        "avg_age": meta.avg_age,
+        "no_gender": meta.no_gender,
+        "with_persons_model": meta.with_persons_model,
+        **extra,
+    }
+    if ema_state_dict is not None:
+        payload["state_dict_ema"] = dict(ema_state_dict)
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        torch.save(payload, tmp)
+    return path
+
+
+def save_hf_checkpoint(folder, model: MiVOLOModel, meta: CheckpointMeta) -> Path:
+    """Write `model.safetensors` (keys prefixed `mivolo.model.`) and `config.json`, as MiVOLO v2."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    tensors = {HF_KEY_PREFIX + key: value.contiguous() for key, value in model.state_dict().items()}
+    with atomic_path(folder / HF_WEIGHTS_NAME) as tmp:
+        save_safetensors(tensors, str(tmp))
+    config = {**asdict(meta), "num_classes": meta.num_classes, "in_chans": meta.in_chans}
+    with atomic_path(folder / HF_CONFIG_NAME) as tmp:
+        tmp.write_text(json.dumps(config, indent=2))
+    return folder

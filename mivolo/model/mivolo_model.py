@@ -1,0 +1,150 @@
+"""MiVOLO network: timm VOLO-D1 with a face+body patch embedding and a cross-attention fusion block.
+
+Parameter names follow the published checkpoints exactly (see shared spec, section 1), so
+public weight files load strictly. Only public timm APIs are used, always with keywords.
+"""
+
+from __future__ import annotations
+
+from typing import Tuple
+
+import torch
+from timm.layers import Mlp
+from timm.layers.bottleneck_attn import PosEmbedRel
+from timm.models.volo import VOLO, PatchEmbed
+from torch import nn
+
+# VOLO-D1 hyper-parameters shared by every MiVOLO variant.
+VOLO_D1_ARGS = dict(
+    layers=(4, 4, 8, 2),
+    embed_dims=(192, 384, 384, 384),
+    num_heads=(6, 12, 12, 12),
+    patch_size=8,
+    stem_hidden_dim=64,
+    mlp_ratio=3.0,
+    qkv_bias=False,
+    downsamples=(True, False, False, False),
+    outlook_attention=(True, False, False, False),
+    post_layers=("ca", "ca"),
+    use_aux_head=True,
+    pooling_scale=2,
+    global_pool="token",
+)
+SUPPORTED_INPUT_SIZES = (224, 384)
+FACE_BODY_CHANNELS = 6
+FACE_CHANNELS = 3
+
+
+class CrossBottleneckAttn(nn.Module):
+    """Face <-> body cross attention over the two patch maps (the checkpoint's `patch_embed.map`).
+
+    One head of width `dim`; face queries attend to body keys/values and vice versa. The two
+    results are normalised jointly and fused to `dim` channels by a 1x1-conv MLP. There is no
+    residual connection in the published network.
+    """
+
+    def __init__(self, dim: int, feat_size: Tuple[int, int], mlp_ratio: float = 4.0):
+        super().__init__()
+        self.dim = dim
+        self.scale = dim**-0.5
+        self.qkv_f = nn.Conv2d(dim, dim * 3, kernel_size=1, bias=False)
+        self.qkv_p = nn.Conv2d(dim, dim * 3, kernel_size=1, bias=False)
+        self.pos_embed = PosEmbedRel(feat_size=feat_size, dim_head=dim, scale=self.scale)
+        self.norm = nn.LayerNorm([dim * 2, *feat_size])
+        self.mlp = Mlp(
+            in_features=dim * 2,
+            hidden_features=int(dim * mlp_ratio),
+            out_features=dim,
+            act_layer=nn.GELU,
+            use_conv=True,
+        )
+
+    def _split_qkv(self, x: torch.Tensor, qkv: nn.Conv2d):
+        batch = x.shape[0]
+        q, k, v = torch.split(qkv(x), self.dim, dim=1)
+        # tokens-major q and v, channel-major k so that q @ k is the logit matrix
+        return (
+            q.reshape(batch, self.dim, -1).transpose(-1, -2),
+            k.reshape(batch, self.dim, -1),
+            v.reshape(batch, self.dim, -1).transpose(-1, -2),
+        )
+
+    def _attend(self, q, k, v, height: int, width: int) -> torch.Tensor:
+        logits = (q @ k) * self.scale + self.pos_embed(q)
+        out = logits.softmax(dim=-1) @ v
+        return out.transpose(-1, -2).reshape(q.shape[0], self.dim, height, width)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        height, width = x.shape[-2:]
+        face, body = x[:, : self.dim], x[:, self.dim :]
+        q_f, k_f, v_f = self._split_qkv(face, self.qkv_f)
+        q_p, k_p, v_p = self._split_qkv(body, self.qkv_p)
+        fused = torch.cat(
+            (self._attend(q_f, k_p, v_p, height, width), self._attend(q_p, k_f, v_f, height, width)),
+            dim=1,
+        )
+        return self.mlp(self.norm(fused))
+
+
+class FaceBodyPatchEmbed(nn.Module):
+    """Two VOLO stems (face: channels 0-2, body: 3-5) joined by the cross-attention block."""
+
+    def __init__(self, img_size: int, patch_size: int = 8, hidden_dim: int = 64, embed_dim: int = 192):
+        super().__init__()
+        stems = [
+            PatchEmbed(
+                img_size=img_size,
+                stem_conv=True,
+                stem_stride=2,
+                patch_size=patch_size,
+                in_chans=3,
+                hidden_dim=hidden_dim,
+                embed_dim=embed_dim,
+            )
+            for _ in range(2)
+        ]
+        # timm's stems, re-registered under the checkpoint's names
+        self.conv1, self.proj1 = stems[0].conv, stems[0].proj
+        self.conv2, self.proj2 = stems[1].conv, stems[1].proj
+        grid = img_size // patch_size
+        self.map = CrossBottleneckAttn(dim=embed_dim, feat_size=(grid, grid))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        face = self.proj1(self.conv1(x[:, :3]))
+        body = self.proj2(self.conv2(x[:, 3:]))
+        return self.map(torch.cat((face, body), dim=1))
+
+
+class MiVOLOModel(VOLO):
+    """VOLO-D1 whose patch embedding takes a face crop and, for 6 channels, a body crop.
+
+    With 3 input channels this is plain timm VOLO-D1 (the published face-only "volo_d1").
+    Output: C logits (C = 3: two gender logits then normalised age; C = 1: age only).
+    """
+
+    def __init__(self, img_size: int = 224, in_chans: int = FACE_BODY_CHANNELS, num_classes: int = 3):
+        if img_size not in SUPPORTED_INPUT_SIZES:
+            raise ValueError(f"MiVOLO input size must be one of {SUPPORTED_INPUT_SIZES}, got {img_size}")
+        if in_chans not in (FACE_CHANNELS, FACE_BODY_CHANNELS):
+            raise ValueError(f"MiVOLO takes 3 (face) or 6 (face+body) channels, got {in_chans}")
+        super().__init__(img_size=img_size, in_chans=FACE_CHANNELS, num_classes=num_classes, **VOLO_D1_ARGS)
+        self.img_size = img_size
+        self.in_chans = in_chans
+        self.num_classes = num_classes
+        if in_chans == FACE_BODY_CHANNELS:
+            self.patch_embed = FaceBodyPatchEmbed(
+                img_size=img_size,
+                patch_size=VOLO_D1_ARGS["patch_size"],
+                hidden_dim=VOLO_D1_ARGS["stem_hidden_dim"],
+                embed_dim=VOLO_D1_ARGS["embed_dims"][0],
+            )
+
+
+def create_mivolo(input_size: int, in_chans: int, num_classes: int) -> MiVOLOModel:
+    """Build an (uninitialised for inference) MiVOLO network of the given variant."""
+    return MiVOLOModel(img_size=input_size, in_chans=in_chans, num_classes=num_classes)
+
+
+def variant_name(input_size: int, in_chans: int) -> str:
+    """The published architecture name: mivolo_d1_<S> for face+body, volo_d1_<S> for faces."""
+    return f"{'mivolo' if in_chans == FACE_BODY_CHANNELS else 'volo'}_d1_{input_size}"
