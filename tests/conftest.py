@@ -1,0 +1,35 @@
+"""Shared synthetic weights, built once per test session in the exact public file formats."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # tests never reach the network
+os.environ.setdefault("YOLO_OFFLINE", "1")
+
+from mivolo.synthetic import write_detector, write_mivolo_checkpoint  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def weights_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("weights")
+
+
+@pytest.fixture(scope="session")
+def detector_path(weights_dir):
+    """Tiny YOLOv8n (classes person, face) saved as ultralytics saves it; rigged to always fire."""
+    return write_detector(weights_dir / "yolov8n_person_face.pt")
+
+
+@pytest.fixture(scope="session")
+def legacy_checkpoint_path(weights_dir):
+    """Random mivolo_d1_224 face+body in the legacy timm `.pth.tar` format."""
+    return write_mivolo_checkpoint(weights_dir / "mivolo_d1_224.pth.tar", file_format="legacy", seed=1)
+
+
+@pytest.fixture(scope="session")
+def hf_checkpoint_dir(weights_dir):
+    """Random mivolo_d1_224 face+body as a Hugging Face folder (model.safetensors + config.json)."""
+    return write_mivolo_checkpoint(weights_dir / "mivolo_hf", file_format="safetensors", seed=2)
