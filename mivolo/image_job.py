@@ -12,6 +12,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
+from mivolo.errors import MiVOLOError
 from mivolo.io_utils import write_image_atomic, write_json_atomic
 from mivolo.predictor import Predictor
 
@@ -76,6 +77,8 @@ def run_images(predictor: Predictor, images: List[Path], output_dir: Path, json_
         records.append(record)
         summary.processed += 1
         summary.people += len(people)
+    if summary.processed == 0:
+        raise MiVOLOError(f"no image could be read: {summary.errors[0]}")
     summary.seconds = round(time.perf_counter() - started, 3)
     write_json_atomic(
         json_path or output_dir / IMAGES_JSON_NAME,

@@ -34,6 +34,9 @@ DATA_PARALLEL_PREFIX = "module."
 TRAINING_ONLY_KEY_PART = "fds."  # feature-distribution-smoothing buffers, unused at inference
 FACE_BODY_MARKER_KEY = "patch_embed.conv1.0.weight"
 
+_DETECTOR_FILE_MESSAGE = (
+    "{path}: this is an ultralytics detector file, not a MiVOLO checkpoint; pass it with --detector-weights"
+)
 # The only non-tensor globals a legacy timm checkpoint needs: the training `args` namespace and
 # numpy scalars that may sit in its metric fields.
 _ALLOWED_PICKLE_GLOBALS = {
@@ -104,9 +107,7 @@ def safe_torch_load(path: Path, what: str = "checkpoint"):
     except RuntimeError as exc:
         raise CheckpointError(f"{path}: cannot read this {what}; the file is truncated or corrupt ({_first_line(exc)})")
     if any(name.startswith("ultralytics.") for name in needed):
-        raise CheckpointError(
-            f"{path}: this is an ultralytics detector file, not a MiVOLO checkpoint; pass it with --detector-weights"
-        )
+        raise CheckpointError(_DETECTOR_FILE_MESSAGE.format(path=path))
     refused = sorted(name for name in needed if not _allowed_global(name))
     if refused:
         raise UnsafeCheckpointError(
@@ -163,6 +164,10 @@ def load_legacy_checkpoint(path: Path) -> LoadedCheckpoint:
     checkpoint = safe_torch_load(path)
     if not isinstance(checkpoint, dict):
         raise CheckpointError(f"{path}: not a MiVOLO checkpoint: expected a dict, found {type(checkpoint).__name__}")
+    if "state_dict" not in checkpoint and ("train_args" in checkpoint or "model" in checkpoint):
+        # ultralytics classes count as safe once a detector was loaded in this process, so the
+        # global scan above cannot always tell; the layout can
+        raise CheckpointError(_DETECTOR_FILE_MESSAGE.format(path=path))
     missing = [key for key in ("min_age", "max_age", "avg_age", "no_gender") if key not in checkpoint]
     if missing:
         raise CheckpointError(f"{path}: not a MiVOLO checkpoint: missing {', '.join(missing)}")
