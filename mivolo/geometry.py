@@ -29,8 +29,12 @@ def clamp_boxes(boxes: np.ndarray, height: int, width: int) -> np.ndarray:
     return clamped
 
 
-def box_iou(boxes1, boxes2, over_second: bool = False) -> np.ndarray:
-    """Pairwise IoU of int boxes (N x M). With `over_second`: mean(IoU, intersection / area2)."""
+def box_iou(boxes1, boxes2, over_second: bool = False, dtype=np.float32) -> np.ndarray:
+    """Pairwise IoU of int boxes (N x M). With `over_second`: mean(IoU, intersection / area2).
+
+    Ratios are float32 as in the published inference path; the published evaluation path
+    divides in float64 (`dtype=np.float64`), which decides IoU thresholds differently at the edge.
+    """
     a = np.asarray(boxes1, dtype=np.int64).reshape(-1, 4)
     b = np.asarray(boxes2, dtype=np.int64).reshape(-1, 4)
     area1 = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
@@ -38,10 +42,10 @@ def box_iou(boxes1, boxes2, over_second: bool = False) -> np.ndarray:
     wh = np.minimum(a[:, None, 2:], b[None, :, 2:]) - np.maximum(a[:, None, :2], b[None, :, :2])
     inter = np.clip(wh, 0, None).prod(axis=2)
     with np.errstate(divide="ignore", invalid="ignore"):
-        union = (area1[:, None] + area2[None, :] - inter).astype(np.float32)
-        iou = inter.astype(np.float32) / union
+        union = (area1[:, None] + area2[None, :] - inter).astype(dtype)
+        iou = inter.astype(dtype) / union
         if over_second:
-            return (inter.astype(np.float32) / area2[None, :].astype(np.float32) + iou) / np.float32(2)
+            return (inter.astype(dtype) / area2[None, :].astype(dtype) + iou) / dtype(2)
     return iou
 
 

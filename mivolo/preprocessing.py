@@ -28,6 +28,7 @@ class PersonCropRule:
     mask_iou_thresh: float = 1e-6  # other boxes overlapping at least this much are blacked out
     snap_ratio: Optional[float] = 0.3  # other-person edges this close to the crop border snap to it
     min_remaining_ratio: Optional[float] = 0.4  # fewer non-zero values than this after masking: unusable
+    clamp_to_image_edge: bool = False  # clamp x to [0, W] (evaluation path) instead of [0, W-1] (inference)
 
 
 INFERENCE_PERSON_RULE = PersonCropRule()
@@ -58,7 +59,8 @@ def crop_person(
     the person's own face is masked too (a quirk the weights expect).
     """
     height, width = image.shape[:2]
-    clamped = clamp_boxes(boxes, height, width)
+    edge = 1 if rule.clamp_to_image_edge else 0
+    clamped = clamp_boxes(boxes, height + edge, width + edge)
     x1, y1, x2, y2 = (int(v) for v in clamped[index])
     body = image[y1:y2, x1:x2].copy()
     crop_h, crop_w = body.shape[:2]

@@ -1,0 +1,1 @@
+"""Benchmark evaluation of MiVOLO checkpoints (eval_pretrained.py) and dataset preparation."""

@@ -1,0 +1,58 @@
+#!/usr/bin/env python
+"""UTKFace (files named age_gender_race_date.jpg) -> the benchmark annotation CSV for eval_pretrained.py."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import List, Optional
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
+
+from mivolo.errors import MiVOLOError  # noqa: E402
+from mivolo.evaluation.prepare import FaceBoxFinder, prepare_utk  # noqa: E402
+
+EPILOG = """\
+The face box is the whole aligned image, or with --detector the most confident face the
+detector finds (the whole image when it finds none). gender 0 -> M, 1 -> F.
+
+example:
+  python tools/prepare_utk.py --images data/utk/UTKFace --output data/utk/annotation/utk_test.csv
+  python eval_pretrained.py --dataset_images data/utk/UTKFace --dataset_annotations data/utk/annotation \\
+      --dataset_name utk --split test --checkpoint model.pth.tar
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="prepare_utk.py", description=__doc__, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--images", required=True, type=Path, metavar="DIR", help="UTKFace images (searched recursively)"
+    )
+    parser.add_argument("--output", required=True, type=Path, metavar="CSV", help="annotation CSV to write")
+    parser.add_argument("--detector", type=Path, metavar="PT", help="YOLOv8 person+face weights to refine the face box")
+    parser.add_argument("--device", default=None, help="detector device: cpu, cuda or cuda:N (default: GPU if any)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    return parser
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        detector = None
+        if args.detector is not None:
+            from mivolo.model.yolo_detector import Detector
+
+            detector = Detector(args.detector, device=args.device, half=False)
+        summary = prepare_utk(args.images, args.output, FaceBoxFinder(detector), progress=not args.no_progress)
+    except MiVOLOError as exc:
+        print(f"prepare_utk.py: error: {exc}", file=sys.stderr)
+        return 2
+    print("\n".join(summary.lines(args.output)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
