@@ -5,15 +5,29 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from dataclasses import replace
 from pathlib import Path
-from typing import List, Optional
+from typing import TYPE_CHECKING, List, Optional
 
+from mivolo.aggregation import DEFAULT_MIN_TRACK_LENGTH, AggregationMode, AggregationSettings
 from mivolo.errors import MiVOLOError
 from mivolo.io_utils import ensure_writable_dir
+from mivolo.sources import VideoSource, resolve_inputs
+
+if TYPE_CHECKING:  # the models' modules load torch and ultralytics: only once there is work to do
+    from mivolo.predictor import Predictor
+    from mivolo.video_job import VideoJobSettings, VideoRunResult
 
 DESCRIPTION = """\
-Detect people in images, estimate each one's age and gender with MiVOLO, and write an
-annotated copy plus a JSON of the results.
+Detect people in images and videos, estimate each one's age and gender with MiVOLO, and write
+annotated output plus JSON of the results.
+
+--input may be an image, a video file, a folder of either (searched recursively), an rtsp/http
+stream, a webcam index (0, 1, ...) or a page URL that yt-dlp understands (YouTube, ...).
+
+In videos every person is tracked (BoT-SORT or ByteTrack) with ONE ID for their face and body;
+labels and exports show each track's aggregated age and gender. Each video always gets
+OUTPUT/<name>_summary.json (one entry per person) and OUTPUT/<name>_mot.txt (MOTChallenge tracks).
 
 Without --detector-weights / --checkpoint the public weights are fetched once from the
 Hugging Face hub (YOLOv8x person+face detector, MiVOLO v2) and cached.
@@ -23,23 +37,112 @@ EPILOG = """\
 examples:
   python demo.py --input photo.jpg --output out --draw
   python demo.py --input photos/ --output out --with-persons --device cpu
-  python demo.py --input photo.jpg --output out --checkpoint models/mivolo_d1.pth.tar \\
-      --detector-weights models/yolov8x_person_face.pt
+  python demo.py --input video.mp4 --output out --draw --save-json --save-crops --tracker bytetrack.yaml
+  python demo.py --input videos/ --output out --with-persons --confidence-based --skip-frames 2
+  python demo.py --input "https://www.youtube.com/watch?v=..." --output out --draw --max-height 720
+  python demo.py --input rtsp://camera/stream --output out --save-json   (Ctrl-C stops and saves)
 
-exit codes: 0 done (bad files in a folder are skipped and counted), 2 bad input or weights.
+Ctrl-C or SIGTERM during a video stops after the current frame and still writes the video,
+the JSON files and the summary up to that frame.
+
+exit codes: 0 done (bad files in a folder are skipped and counted), 2 bad input or weights,
+130/143 stopped by SIGINT/SIGTERM (outputs written).
 """
 
 
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     models = parser.add_argument_group("models")
     models.add_argument("--detector-weights", metavar="PATH", help="YOLOv8 person+face .pt (default: hub download)")
-    models.add_argument("--checkpoint", metavar="PATH", help="MiVOLO .pth.tar, .safetensors or folder (default: MiVOLO v2)")
+    models.add_argument(
+        "--checkpoint", metavar="PATH", help="MiVOLO .pth.tar, .safetensors or folder (default: MiVOLO v2)"
+    )
     models.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: first GPU, else cpu)")
     models.add_argument("--with-persons", action="store_true", help="use body crops as well as faces")
     models.add_argument("--disable-faces", action="store_true", help="estimate from bodies only (needs --with-persons)")
     models.add_argument("--half", action="store_true", help="fp16 inference on GPU (ignored on cpu)")
     models.add_argument(
-        "--detector-imgsz", type=int, default=640, metavar="N", help="detector input size; smaller is faster (default 640)"
+        "--detector-imgsz",
+        type=int,
+        default=640,
+        metavar="N",
+        help="detector input size; smaller is faster (default 640)",
+    )
+
+
+def add_video_arguments(parser: argparse.ArgumentParser) -> None:
+    video = parser.add_argument_group("video")
+    video.add_argument(
+        "--skip-frames",
+        type=int,
+        default=0,
+        metavar="N",
+        help="analyse every (N+1)-th frame; the video output keeps every frame (default 0)",
+    )
+    video.add_argument(
+        "--max-height",
+        type=int,
+        default=1080,
+        metavar="PX",
+        help="for page URLs (yt-dlp): highest video resolution to fetch (default 1080)",
+    )
+    video.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    tracking = parser.add_argument_group("tracking and aggregation (videos)")
+    tracking.add_argument(
+        "--tracker",
+        default="botsort.yaml",
+        metavar="NAME|PATH",
+        help="botsort.yaml, bytetrack.yaml (from trackers/) or the path to your own copy (default botsort.yaml)",
+    )
+    tracking.add_argument(
+        "--min-track-length",
+        type=int,
+        default=DEFAULT_MIN_TRACK_LENGTH,
+        metavar="N",
+        help=f"tracks seen in fewer analysed frames are not reported as people (default {DEFAULT_MIN_TRACK_LENGTH})",
+    )
+    tracking.add_argument(
+        "--confidence-based",
+        action="store_true",
+        help="show each track's single best prediction (0.7 * detection conf + 0.3 * gender conf)",
+    )
+    tracking.add_argument(
+        "--min-detection-conf", type=float, default=0.5, metavar="P", help="gate for --confidence-based (default 0.5)"
+    )
+    tracking.add_argument(
+        "--min-gender-conf", type=float, default=0.6, metavar="P", help="gate for --confidence-based (default 0.6)"
+    )
+    tracking.add_argument(
+        "--temporal-smoothing", action="store_true", help="moving average over the last --smoothing-window frames"
+    )
+    tracking.add_argument(
+        "--smoothing-window", type=int, default=10, metavar="N", help="frames in the moving average (default 10)"
+    )
+    tracking.add_argument(
+        "--global-smoothing",
+        action="store_true",
+        help="one prediction per track over the whole video, written to every frame of the JSON at the end",
+    )
+
+    export = parser.add_argument_group("export")
+    export.add_argument(
+        "--save-json", action="store_true", help="videos: write the per-frame JSON (OUTPUT/<name>_frames.json)"
+    )
+    export.add_argument(
+        "--json-output-path",
+        metavar="PATH",
+        help="where the JSON goes (default OUTPUT/images.json, OUTPUT/<name>_frames.json); a folder when the input gives several",
+    )
+    export.add_argument(
+        "--save-crops", action="store_true", help="videos: save each person's best crop as best_<id>.jpg"
+    )
+    export.add_argument("--crops-dir", metavar="DIR", help="where crops go (default OUTPUT/crops/<name>)")
+    export.add_argument(
+        "--crop-every",
+        type=int,
+        default=0,
+        metavar="K",
+        help="with --save-crops, also save <id>_<frame>.jpg every K-th frame of a track",
     )
 
 
@@ -50,28 +153,98 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--input", required=True, metavar="PATH", help="image file or folder (searched recursively)")
-    parser.add_argument("--output", default="output", metavar="DIR", help="output folder (default: output)")
-    parser.add_argument("--draw", action="store_true", help="save annotated images as out_<name>.jpg")
     parser.add_argument(
-        "--json-output-path", metavar="PATH", help="where to write the run's JSON (default: OUTPUT/images.json)"
+        "--input", required=True, metavar="PATH|URL", help="image, video, folder, stream URL, webcam index or page URL"
+    )
+    parser.add_argument("--output", default="output", metavar="DIR", help="output folder (default: output)")
+    parser.add_argument(
+        "--draw", action="store_true", help="save annotated images (out_<name>.jpg) and videos (out_<name>.avi)"
     )
     parser.add_argument("--verbose", action="store_true", help="log details and show tracebacks")
     add_model_arguments(parser)
+    add_video_arguments(parser)
     return parser
 
 
-def run(args: argparse.Namespace) -> int:
-    from mivolo.image_job import run_images
-    from mivolo.predictor import Predictor
-    from mivolo.sources import image_inputs
+def aggregation_settings(args: argparse.Namespace) -> AggregationSettings:
+    """The aggregation mode; --temporal-smoothing with --global-smoothing (the earlier fork's
+    spelling of global smoothing) means global smoothing."""
+    if args.confidence_based and (args.temporal_smoothing or args.global_smoothing):
+        raise MiVOLOError("--confidence-based cannot be combined with --temporal-smoothing or --global-smoothing")
+    for name in ("min_detection_conf", "min_gender_conf"):
+        if not 0.0 <= getattr(args, name) <= 1.0:
+            raise MiVOLOError(f"--{name.replace('_', '-')} must be between 0 and 1")
+    if args.smoothing_window < 1:
+        raise MiVOLOError("--smoothing-window must be at least 1")
+    if args.global_smoothing:
+        mode = AggregationMode.GLOBAL
+    elif args.temporal_smoothing:
+        mode = AggregationMode.TEMPORAL
+    elif args.confidence_based:
+        mode = AggregationMode.CONFIDENCE
+    else:
+        mode = AggregationMode.DEFAULT
+    return AggregationSettings(mode, args.min_detection_conf, args.min_gender_conf, args.smoothing_window)
 
-    images = image_inputs(args.input)
-    output_dir = ensure_writable_dir(args.output)
-    json_path = Path(args.json_output_path) if args.json_output_path else None
-    if json_path is not None:
-        ensure_writable_dir(json_path.parent)
-    predictor = Predictor(args, verbose=args.verbose)
+
+def check_counts(args: argparse.Namespace) -> None:
+    for flag, value, minimum in (
+        ("--skip-frames", args.skip_frames, 0),
+        ("--min-track-length", args.min_track_length, 1),
+        ("--crop-every", args.crop_every, 0),
+        ("--max-height", args.max_height, 1),
+    ):
+        if value < minimum:
+            raise MiVOLOError(f"{flag} must be at least {minimum}, got {value}")
+
+
+def video_settings(args: argparse.Namespace, output_dir: Path, json_file: Optional[Path]) -> VideoJobSettings:
+    from mivolo.tracking import load_tracker_config
+    from mivolo.video_job import VideoJobSettings
+
+    return VideoJobSettings(
+        output_dir=output_dir,
+        tracker=load_tracker_config(args.tracker),
+        aggregation=aggregation_settings(args),
+        draw=args.draw,
+        save_json=args.save_json or args.json_output_path is not None,
+        json_path=json_file,
+        save_crops=args.save_crops,
+        crops_dir=Path(args.crops_dir) if args.crops_dir else None,
+        crop_every=args.crop_every,
+        skip_frames=args.skip_frames,
+        min_track_length=args.min_track_length,
+        max_height=args.max_height,
+        progress=not args.no_progress,
+    )
+
+
+def print_video_summary(result: VideoRunResult) -> None:
+    stats, outputs = result.stats, result.outputs
+    print(
+        "Video processing completed!" if stats.stopped_by is None else f"Video processing stopped ({stats.stopped_by})!"
+    )
+    print(f"Total frames processed: {stats.frames_read}")
+    print(f"Total processing time: {stats.seconds:.2f} seconds")
+    print(f"Average processing FPS: {stats.fps:.2f}")
+    if outputs.video is not None:
+        print(f"Output video saved to: {outputs.video}")
+    print(f"Frames analysed: {stats.frames_analysed}, undecodable frames skipped: {stats.frames_corrupt}")
+    print(f"Unique people: {result.unique_people}")
+    if outputs.frames_json is not None:
+        print(f"Per-frame JSON saved to: {outputs.frames_json}")
+    if outputs.crops_dir is not None:
+        print(f"Crops saved to: {outputs.crops_dir}")
+    print(f"Tracks (MOTChallenge) saved to: {outputs.mot}")
+    print(f"Summary saved to: {outputs.summary_json}")
+
+
+EXIT_BY_SIGNAL = {"SIGINT": 130, "SIGTERM": 143}
+
+
+def run_image_inputs(predictor: Predictor, images: List[Path], output_dir: Path, json_path: Optional[Path]) -> None:
+    from mivolo.image_job import IMAGES_JSON_NAME, run_images
+
     summary = run_images(predictor, images, output_dir, json_path)
     print(
         f"Processed {summary.processed}/{summary.images} images in {summary.seconds:.2f} s, "
@@ -79,8 +252,55 @@ def run(args: argparse.Namespace) -> int:
     )
     for error in summary.errors:
         print(f"  skipped {error}")
-    print(f"Results saved to: {json_path or output_dir / 'images.json'}")
+    print(f"Results saved to: {json_path or output_dir / IMAGES_JSON_NAME}")
+
+
+def run_video_inputs(
+    predictor: Predictor, videos: List[VideoSource], settings: VideoJobSettings, json_folder: Optional[Path]
+) -> int:
+    """Each video in turn with its own summary; in a folder a video that cannot be opened is
+    skipped and counted. A signal stops the whole run (after that video's outputs are written)."""
+    from mivolo.video_job import run_video
+
+    failed = 0
+    for source in videos:
+        if json_folder is not None:
+            settings = replace(settings, json_path=json_folder / f"{source.name}_frames.json")
+        try:
+            result = run_video(predictor, source, settings)
+        except MiVOLOError as exc:
+            if len(videos) == 1:
+                raise
+            failed += 1
+            print(f"skipped {source.display_name}: {exc}", file=sys.stderr)
+            continue
+        print_video_summary(result)
+        if result.stats.stopped_by in EXIT_BY_SIGNAL:
+            return EXIT_BY_SIGNAL[result.stats.stopped_by]
+    if len(videos) > 1:
+        print(f"Videos: {len(videos) - failed} processed, {failed} failed")
     return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    check_counts(args)
+    inputs = resolve_inputs(args.input)
+    output_dir = ensure_writable_dir(args.output)
+    # --json-output-path names the JSON file when the run writes one, their folder when several
+    several_jsons = len(inputs.videos) + (1 if inputs.images else 0) > 1
+    json_path = Path(args.json_output_path) if args.json_output_path else None
+    json_folder = json_path if several_jsons else None
+    if json_path is not None:
+        ensure_writable_dir(json_folder or json_path.parent)
+    settings = video_settings(args, output_dir, None if several_jsons else json_path) if inputs.videos else None
+    from mivolo.image_job import IMAGES_JSON_NAME
+    from mivolo.predictor import Predictor
+
+    predictor = Predictor(args, verbose=args.verbose)
+    if inputs.images:
+        images_json = json_folder / IMAGES_JSON_NAME if json_folder else json_path
+        run_image_inputs(predictor, inputs.images, output_dir, images_json)
+    return run_video_inputs(predictor, inputs.videos, settings, json_folder) if inputs.videos else 0
 
 
 def main(argv: Optional[List[str]] = None) -> int:

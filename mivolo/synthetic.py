@@ -104,3 +104,44 @@ def write_detector(
     with atomic_path(path) as tmp:
         torch.save(checkpoint, tmp)
     return path
+
+
+FIGURE_COLOURS = ((40, 40, 220), (220, 60, 40), (40, 200, 60), (200, 40, 200), (30, 200, 220), (220, 200, 40))
+VIDEO_FOURCC = {".avi": "MJPG", ".mp4": "mp4v", ".mkv": "MJPG", ".mov": "mp4v"}
+
+
+def figure_frame(index: int, size: Tuple[int, int] = (320, 240), figures: int = 2) -> np.ndarray:
+    """Frame `index` of a scene where `figures` people-like shapes (a body block with a round head,
+    each in its own colour) walk across a grey floor, alternately left-to-right and right-to-left."""
+    width, height = size
+    frame = np.full((height, width, 3), 90, np.uint8)
+    body_w, body_h = max(8, width // 8), max(16, height // 2)
+    for figure in range(figures):
+        direction = 1 if figure % 2 == 0 else -1
+        travel = width - body_w
+        offset = (index * 4 + figure * travel // max(1, figures)) % (2 * travel)
+        x = offset if offset <= travel else 2 * travel - offset  # bounce at the edges
+        x = x if direction == 1 else travel - x
+        y = height // 3 + (figure * height // 12) % (height // 4)
+        colour = FIGURE_COLOURS[figure % len(FIGURE_COLOURS)]
+        cv2.rectangle(frame, (x, y), (x + body_w, min(height - 1, y + body_h)), colour, -1)
+        cv2.circle(frame, (x + body_w // 2, y - body_w // 2), body_w // 2, (150, 180, 230), -1)
+    return frame
+
+
+def write_figure_video(
+    path, frames: int = 30, size: Tuple[int, int] = (320, 240), fps: float = 10.0, figures: int = 2
+) -> Path:
+    """A video of moving coloured figures (see `figure_frame`); the codec follows the suffix."""
+    path = Path(path)
+    fourcc = VIDEO_FOURCC.get(path.suffix.lower(), "MJPG")
+    with atomic_path(path) as tmp:
+        writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*fourcc), fps, size)
+        if not writer.isOpened():
+            raise RuntimeError(f"{path}: OpenCV cannot write {fourcc} video here")
+        try:
+            for index in range(frames):
+                writer.write(figure_frame(index, size, figures))
+        finally:
+            writer.release()
+    return path

@@ -1,0 +1,328 @@
+"""demo.py on one video source: decode -> detect -> associate -> MiVOLO -> track -> aggregate ->
+draw / log, frame by frame, then the exports.
+
+Whatever ends the run (the source ending, Ctrl-C, SIGTERM, an error) the outputs are finalised:
+a playable video with as many frames as were read, the JSON files up to the last analysed
+frame, and the summary.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import signal
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import List, Optional
+
+import numpy as np
+from tqdm import tqdm
+
+from mivolo.aggregation import (
+    DEFAULT_MIN_TRACK_LENGTH,
+    AggregationMode,
+    AggregationSettings,
+    Prediction,
+    TrackBook,
+    TrackHistory,
+)
+from mivolo.exports import (
+    CropWriter,
+    FrameLog,
+    FrameObservation,
+    PersonObservation,
+    RunStats,
+    relative_to,
+    summary_document,
+    write_frame_exports,
+)
+from mivolo.io_utils import write_json_atomic
+from mivolo.predictor import Predictor
+from mivolo.sources import VideoSource
+from mivolo.structures import PersonAndFaceResult
+from mivolo.tracking import AppearanceEncoder, TrackedPerson, TrackerConfig, create_tracker, humans_from_detections
+from mivolo.video_io import OUTPUT_SUFFIX, AnnotatedVideoWriter, FramePacket, VideoInfo, VideoReader, prefetch
+
+_logger = logging.getLogger("mivolo")
+
+
+@dataclass(frozen=True)
+class VideoJobSettings:
+    output_dir: Path
+    tracker: TrackerConfig
+    aggregation: AggregationSettings = field(default_factory=AggregationSettings)
+    draw: bool = False
+    save_json: bool = False
+    json_path: Optional[Path] = None  # the per-frame JSON; default OUTPUT/<name>_frames.json
+    save_crops: bool = False
+    crops_dir: Optional[Path] = None  # default OUTPUT/crops; each video gets a sub-folder
+    crop_every: int = 0
+    skip_frames: int = 0
+    min_track_length: int = DEFAULT_MIN_TRACK_LENGTH
+    max_height: int = 1080
+    progress: bool = True
+
+
+@dataclass(frozen=True)
+class VideoOutputs:
+    summary_json: Path
+    mot: Path
+    video: Optional[Path] = None
+    frames_json: Optional[Path] = None
+    crops_dir: Optional[Path] = None
+
+    @classmethod
+    def plan(cls, settings: VideoJobSettings, name: str) -> "VideoOutputs":
+        out = settings.output_dir
+        return cls(
+            summary_json=out / f"{name}_summary.json",
+            mot=out / f"{name}_mot.txt",
+            video=out / f"out_{name}{OUTPUT_SUFFIX}" if settings.draw else None,
+            frames_json=(settings.json_path or out / f"{name}_frames.json") if settings.save_json else None,
+            crops_dir=(settings.crops_dir or out / "crops") / name if settings.save_crops else None,
+        )
+
+
+@dataclass
+class VideoRunResult:
+    source: VideoSource
+    info: VideoInfo
+    stats: RunStats
+    outputs: VideoOutputs
+    unique_people: int
+
+
+class StopRequest:
+    """SIGINT / SIGTERM ask the run to stop after the current frame (a second SIGINT interrupts
+    at once). Handlers can only be installed from the main thread; elsewhere this does nothing."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self):
+        self.signal_name: Optional[str] = None
+        self._previous = {}
+
+    def _handle(self, signum, _frame) -> None:
+        if self.signal_name is not None and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        self.signal_name = signal.Signals(signum).name
+
+    def __enter__(self) -> "StopRequest":
+        if threading.current_thread() is threading.main_thread():
+            self._previous = {sig: signal.signal(sig, self._handle) for sig in self.SIGNALS}
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+
+
+def overlay_for(image: np.ndarray, tracked: List[TrackedPerson], estimates) -> PersonAndFaceResult:
+    """Detections to draw: each tracked person's body and face, labelled with the track ID and
+    the aggregated estimate; a face and its body share a colour."""
+    boxes, labels, confidences, ids, pairs = [], [], [], [], []
+    for person, estimate in zip(tracked, estimates):
+        human = person.human
+        indices = {}
+        for label, box in (("person", human.body_box), ("face", human.face_box)):
+            if box is not None:
+                indices[label] = len(boxes)
+                boxes.append(box)
+                labels.append(label)
+                confidences.append(human.confidence)
+                ids.append(person.track_id)
+        pairs.append((indices.get("person"), indices.get("face"), estimate))
+    overlay = PersonAndFaceResult.from_boxes(image, boxes, labels, confidences, ids)
+    overlay.face_to_person_map = {face: body for body, face, _ in pairs if face is not None}
+    overlay.unassigned_persons_inds = [body for body, face, _ in pairs if face is None]
+    overlay.associated = True
+    for body, face, estimate in pairs:
+        for index in (body, face):
+            overlay.set_age(index, estimate.age)
+            overlay.set_gender(index, estimate.gender, estimate.gender_confidence)
+    return overlay
+
+
+class VideoRun:
+    """One video source through the whole pipeline."""
+
+    def __init__(
+        self,
+        predictor: Predictor,
+        reader: VideoReader,
+        settings: VideoJobSettings,
+        reid_encoder: Optional[AppearanceEncoder] = None,
+    ):
+        self.predictor = predictor
+        self.reader = reader
+        self.info = reader.info
+        self.settings = settings
+        self.source = reader.source
+        self.outputs = VideoOutputs.plan(settings, self.source.name)
+        self.tracker = create_tracker(settings.tracker, reid_encoder)
+        self.book = TrackBook(settings.aggregation)
+        self.crops = CropWriter(self.outputs.crops_dir, settings.crop_every) if self.outputs.crops_dir else None
+        self.stats = RunStats()
+
+    # ---- one analysed frame ------------------------------------------------------------------
+
+    def analyse(self, packet: FramePacket, log: FrameLog) -> PersonAndFaceResult:
+        image = packet.image
+        detections = self.predictor.detector.predict(image)
+        detections.associate_faces_with_persons()
+        self.predictor.age_gender_model.predict(image, detections)  # one batch for all people
+        tracked = self.tracker.update(humans_from_detections(detections), image)
+        self.book.close(self.tracker.ended_track_ids())
+        height, width = image.shape[:2]
+        people, estimates = [], []
+        for person in tracked:
+            human = person.human
+            history = self.book.history(person.track_id, packet.timestamp_s)
+            prediction = (
+                None if human.age is None else Prediction(human.age, human.gender, human.gender_score, human.confidence)
+            )
+            crop = self._crop(packet, person, history.observe(packet.timestamp_s, prediction), history)
+            estimate = history.estimate()
+            estimates.append(estimate)
+            box = np.clip(person.box, 0, [width, height, width, height])
+            centre = (human.display_box[:2] + human.display_box[2:]) / 2
+            people.append(
+                PersonObservation(
+                    track_id=person.track_id,
+                    box=[float(v) for v in box],
+                    confidence=float(human.confidence),
+                    location=[int(round(float(v))) for v in centre],
+                    age=estimate.age,
+                    gender=estimate.gender,
+                    gender_confidence=estimate.gender_confidence,
+                    crop=crop,
+                )
+            )
+        log.append(FrameObservation(packet.index, packet.timestamp_s, people))
+        return overlay_for(image, tracked, estimates)
+
+    def _crop(self, packet: FramePacket, person: TrackedPerson, is_best: bool, history: TrackHistory) -> Optional[str]:
+        """Save this frame's crops as asked; the crop file to show for the person in this frame."""
+        if self.crops is None:
+            return None
+        box = person.human.display_box
+        if is_best or history.best_crop is None:
+            history.best_crop = self.crops.save_best(person.track_id, packet.image, box) or history.best_crop
+        if self.crops.due(history.frames_seen):
+            return self.crops.save_frame(person.track_id, packet.index, packet.image, box) or history.best_crop
+        return history.best_crop
+
+    # ---- the loop ------------------------------------------------------------------------------
+
+    def is_analysed(self, index: int) -> bool:
+        return index % (self.settings.skip_frames + 1) == 0
+
+    def run(self) -> VideoRunResult:
+        settings = self.settings
+        writer = AnnotatedVideoWriter(self.outputs.video, self.info) if self.outputs.video else None
+        log = FrameLog(settings.output_dir / f".{self.source.name}.frames.jsonl")
+        progress = tqdm(
+            total=self.info.frame_count,
+            unit="frame",
+            desc=self.source.name,
+            disable=not settings.progress,
+            dynamic_ncols=True,
+        )
+        overlay: Optional[PersonAndFaceResult] = None
+        started = time.perf_counter()
+        try:
+            # frames that are neither analysed nor drawn are grabbed, never decoded
+            frames = self.reader.frames(lambda index: writer is not None or self.is_analysed(index))
+            with StopRequest() as stop, contextlib.closing(prefetch(frames)) as packets:
+                for packet in packets:
+                    self.stats.frames_read += 1
+                    progress.update(1)
+                    if packet.corrupt:
+                        self.stats.frames_corrupt += 1
+                        _logger.warning(
+                            "%s: frame %d could not be decoded; skipped", self.source.display_name, packet.index
+                        )
+                        if writer is not None:
+                            writer.repeat_last()
+                    else:
+                        if self.is_analysed(packet.index):
+                            overlay = self.analyse(packet, log)
+                            self.stats.frames_analysed += 1
+                        if writer is not None:
+                            writer.write(packet.image if overlay is None else overlay.plot(img=packet.image))
+                    if stop.signal_name is not None:
+                        self.stats.stopped_by = stop.signal_name
+                        break
+        except KeyboardInterrupt:
+            self.stats.stopped_by = "SIGINT"
+            raise
+        except Exception as exc:
+            self.stats.stopped_by = f"error: {exc}"
+            raise
+        finally:
+            progress.close()
+            self.stats.seconds = time.perf_counter() - started
+            video = writer.close() if writer is not None else None
+            result = self.finalise(log, video)
+        return result
+
+    def finalise(self, log: FrameLog, video: Optional[Path]) -> VideoRunResult:
+        settings = self.settings
+        reported = self.book.reported(settings.min_track_length)
+        final = {track.track_id: track.estimate() for track in reported}
+        use_final = settings.aggregation.mode is AggregationMode.GLOBAL
+        peak = write_frame_exports(log, final, use_final, self.outputs.frames_json, self.outputs.mot)
+        log.discard()
+        outputs = VideoOutputs(
+            summary_json=self.outputs.summary_json,
+            mot=self.outputs.mot,
+            video=video,
+            frames_json=self.outputs.frames_json,
+            crops_dir=self.outputs.crops_dir,
+        )
+        summary_dir = outputs.summary_json.parent
+        document = summary_document(
+            source={
+                "input": self.source.display_name,
+                "kind": self.source.kind.value,
+                "width": self.info.width,
+                "height": self.info.height,
+                "fps": round(self.info.fps, 3),
+                "frame_count": self.info.frame_count,
+            },
+            settings={
+                "tracker": str(settings.tracker.path),
+                "tracker_type": settings.tracker.tracker_type,
+                "aggregation": settings.aggregation.mode.value,
+                "skip_frames": settings.skip_frames,
+                "min_track_length": settings.min_track_length,
+            },
+            stats=self.stats,
+            tracks=reported,
+            peak_concurrent=peak,
+            outputs={
+                "video": relative_to(outputs.video, summary_dir),
+                "frames_json": relative_to(outputs.frames_json, summary_dir),
+                "mot": relative_to(outputs.mot, summary_dir),
+                "crops_dir": relative_to(outputs.crops_dir, summary_dir),
+            },
+            summary_dir=summary_dir,
+        )
+        write_json_atomic(outputs.summary_json, document)
+        return VideoRunResult(self.source, self.info, self.stats, outputs, unique_people=len(reported))
+
+
+def run_video(
+    predictor: Predictor,
+    source: VideoSource,
+    settings: VideoJobSettings,
+    reid_encoder: Optional[AppearanceEncoder] = None,
+) -> VideoRunResult:
+    """Process one video source; see the module docstring for what is always written."""
+    reader = VideoReader(source, settings.max_height)
+    try:
+        return VideoRun(predictor, reader, settings, reid_encoder).run()
+    finally:
+        reader.close()

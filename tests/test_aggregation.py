@@ -1,0 +1,223 @@
+"""Per-track aggregation modes and the frame exports, checked against hand-computed values."""
+
+import json
+
+import numpy as np
+import pytest
+
+from mivolo.aggregation import (
+    AggregationMode,
+    AggregationSettings,
+    Prediction,
+    TrackBook,
+    TrackHistory,
+    make_aggregator,
+    winsorized_mean,
+)
+from mivolo.exports import (
+    FrameLog,
+    FrameObservation,
+    PersonObservation,
+    age_bucket,
+    write_frame_exports,
+)
+from mivolo.tracking import HumanDetection, create_tracker, load_tracker_config
+
+
+def p(age, gender="male", score=0.9, det=0.9):
+    return Prediction(age=age, gender=gender, gender_score=score, detection_conf=det)
+
+
+def aggregate(mode, predictions, **settings):
+    aggregator = make_aggregator(AggregationSettings(mode=mode, **settings))
+    for prediction in predictions:
+        aggregator.add(prediction)
+    return aggregator.estimate()
+
+
+# ---- default: the original's winsorized mean and a score-weighted vote ---------------------------
+
+
+def test_default_under_ten_samples_is_the_plain_mean():
+    assert aggregate(AggregationMode.DEFAULT, [p(20), p(30), p(40)]).age == pytest.approx(30.0)
+
+
+def test_default_from_ten_samples_clips_to_median_plus_minus_six():
+    # median of 20..28 and 60 is 24.5, so 60 counts as 30.5: (216 + 30.5) / 10
+    ages = [20, 21, 22, 23, 24, 25, 26, 27, 28, 60]
+    assert aggregate(AggregationMode.DEFAULT, [p(a) for a in ages]).age == pytest.approx(24.65)
+    assert winsorized_mean(np.array([10.0] * 5 + [40.0] * 5)) == pytest.approx(25.0)  # median 25: 19 and 31
+
+
+def test_default_gender_is_a_vote_weighted_by_score():
+    estimate = aggregate(AggregationMode.DEFAULT, [p(30, "male", 0.9), p(30, "female", 0.6), p(30, "female", 0.6)])
+    assert estimate.gender == "female"
+    assert estimate.gender_confidence == pytest.approx(1.2 / 2.1)
+
+
+def test_age_only_predictions_have_no_gender():
+    estimate = aggregate(AggregationMode.DEFAULT, [p(30, None, None), p(32, None, None)])
+    assert (estimate.age, estimate.gender, estimate.gender_confidence) == (31.0, None, None)
+
+
+# ---- confidence-based --------------------------------------------------------------------------
+
+
+def test_confidence_based_keeps_the_best_gated_prediction():
+    predictions = [
+        p(30, "male", score=0.9, det=0.6),  # composite 0.42 + 0.27 = 0.69
+        p(40, "female", score=0.55, det=0.95),  # gender conf below 0.6: ignored
+        p(35, "male", score=0.7, det=0.8),  # composite 0.56 + 0.21 = 0.77: the best
+        p(50, "female", score=0.99, det=0.45),  # detection conf below 0.5: ignored
+        p(33, "male", score=0.8, det=0.7),  # composite 0.49 + 0.24 = 0.73
+    ]
+    estimate = aggregate(AggregationMode.CONFIDENCE, predictions)
+    assert (estimate.age, estimate.gender, estimate.gender_confidence) == (35, "male", 0.7)
+    assert predictions[2].composite == pytest.approx(0.77)
+
+
+def test_confidence_gates_are_the_users():
+    predictions = [p(30, score=0.9, det=0.6), p(40, "female", score=0.55, det=0.95)]
+    estimate = aggregate(AggregationMode.CONFIDENCE, predictions, min_gender_conf=0.5)
+    assert estimate.age == 40  # 0.665 + 0.165 = 0.83 beats 0.69 once 0.55 passes the gate
+
+
+def test_confidence_based_shows_the_latest_until_one_passes_the_gates():
+    estimate = aggregate(AggregationMode.CONFIDENCE, [p(30, det=0.3), p(31, det=0.2)])
+    assert estimate.age == 31
+
+
+def test_confidence_best_survives_the_track_being_lost():
+    """The earlier fork forgot the best after one missed frame; here the track keeps it."""
+    tracker = create_tracker(load_tracker_config("bytetrack.yaml"))
+    book = TrackBook(AggregationSettings(mode=AggregationMode.CONFIDENCE))
+    frames = [(38.0, 0.95)] * 3 + [None] * 5 + [(60.0, 0.55)] * 3  # (age, detection conf) or absent
+    shown = []
+    for index, frame in enumerate(frames):
+        humans = (
+            []
+            if frame is None
+            else [
+                HumanDetection(0, None, np.array([50, 40, 90, 200], np.float32), None, frame[1], frame[0], "male", 0.9)
+            ]
+        )
+        for person in tracker.update(humans, None):
+            history = book.history(person.track_id, index / 10)
+            history.observe(index / 10, Prediction(person.human.age, "male", 0.9, person.human.confidence))
+            shown.append((person.track_id, history.estimate().age))
+    assert shown == [(1, 38.0)] * 6
+
+
+# ---- temporal and global smoothing ----------------------------------------------------------------
+
+
+def test_temporal_smoothing_averages_the_last_window():
+    predictions = [p(10), p(20, "female", 0.8), p(30, "female", 0.7), p(40, "male", 0.9)]
+    estimate = aggregate(AggregationMode.TEMPORAL, predictions, smoothing_window=3)
+    assert estimate.age == pytest.approx(30.0)  # (20 + 30 + 40) / 3; 10 has left the window
+    assert estimate.gender == "female" and estimate.gender_confidence == pytest.approx(1.5 / 2.4)
+
+
+def test_global_smoothing_averages_the_whole_track():
+    estimate = aggregate(AggregationMode.GLOBAL, [p(10), p(20), p(30), p(60)], smoothing_window=2)
+    assert estimate.age == pytest.approx(30.0)
+
+
+def test_track_history_counts_frames_spread_and_best_composite():
+    history = TrackHistory(7, AggregationSettings(), first_seen_s=1.5)
+    assert history.observe(1.5, p(10, det=0.5)) is True
+    assert history.observe(1.6, None) is False  # seen, no estimate (unusable crops)
+    assert history.observe(1.7, p(20, det=0.4)) is False
+    assert history.observe(1.8, p(30, det=0.9)) is True
+    assert (history.frames_seen, history.first_seen_s, history.last_seen_s) == (4, 1.5, 1.8)
+    assert history.spread.std == pytest.approx(np.std([10, 20, 30]))
+    history.close()
+    assert history.aggregator is None and history.estimate().age == pytest.approx(20.0)
+
+
+def test_short_tracks_are_not_reported():
+    book = TrackBook(AggregationSettings())
+    for track_id, frames in ((1, 5), (2, 2), (3, 3)):
+        for i in range(frames):
+            book.history(track_id, i).observe(i, p(30))
+    assert [t.track_id for t in book.reported(3)] == [1, 3]
+
+
+# ---- exports --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "age, bucket",
+    [
+        (0.0, "age_under_13"),
+        (12.4, "age_under_13"),
+        (12.6, "age_teen"),
+        (19.4, "age_teen"),
+        (29.0, "age_twenty"),
+        (44.0, "age_forty"),
+        (59.4, "age_fifty"),
+        (65.0, "age_sixty"),
+        (69.6, "age_seventy"),
+        (101.0, "age_seventy"),
+        (None, None),
+    ],
+)
+def test_age_buckets_cover_every_age_with_correct_names(age, bucket):
+    assert age_bucket(age) == bucket
+
+
+def person(track_id, age, gender, crop=None, box=(10.0, 20.0, 50.0, 120.0)):
+    return PersonObservation(track_id, list(box), 0.875, [30, 70], age, gender, 0.8, crop)
+
+
+def write_log(tmp_path):
+    log = FrameLog(tmp_path / ".log.jsonl")
+    log.append(
+        FrameObservation(
+            0, 0.0, [person(1, 34.4, "male", str(tmp_path / "crops" / "best_1.jpg")), person(2, 8.0, "female")]
+        )
+    )
+    log.append(FrameObservation(3, 0.3, [person(1, 36.6, "male"), person(2, 9.0, "female"), person(5, 70.0, "female")]))
+    return log
+
+
+def test_frame_json_records_counts_and_relative_crops(tmp_path):
+    log = write_log(tmp_path)
+    final = {1: None, 2: None}  # track 5 is too short to be reported
+    json_path, mot_path = tmp_path / "out" / "frames.json", tmp_path / "mot.txt"
+    peak = write_frame_exports(log, final, False, json_path, mot_path)
+    records = json.loads(json_path.read_text())
+    assert peak == 2 and len(records) == 2
+    first, second = records
+    assert first["version"] == 2 and first["time"] == "0.0 sec" and second["time"] == "0.3 sec"
+    assert (first["total_people"], first["man"], first["woman"]) == (2, 1, 1)
+    assert (first["age_thirty"], first["age_under_13"], first["age_seventy"]) == (1, 1, 0)
+    assert second["age_thirty"] == 1 and second["people_data"][0]["age"] == 37
+    assert first["people_data"][0] == {
+        "id": 1,
+        "gender": "man",
+        "age": 34,
+        "gender_confidence": 0.8,
+        "cropped_img": "../crops/best_1.jpg",
+        "location": [30, 70],
+        "box": [10.0, 20.0, 50.0, 120.0],
+    }
+    assert "age_fourty" not in first and "age_sisxty" not in first and "age_forty" in first and "age_sixty" in first
+    assert mot_path.read_text().splitlines() == [
+        "1,1,10.00,20.00,40.00,100.00,0.8750,-1,-1,-1",
+        "1,2,10.00,20.00,40.00,100.00,0.8750,-1,-1,-1",
+        "4,1,10.00,20.00,40.00,100.00,0.8750,-1,-1,-1",
+        "4,2,10.00,20.00,40.00,100.00,0.8750,-1,-1,-1",
+    ]
+
+
+def test_global_smoothing_writes_the_final_estimate_to_every_frame(tmp_path):
+    from mivolo.aggregation import Estimate
+
+    log = write_log(tmp_path)
+    final = {1: Estimate(35.5, "male", 0.9), 2: Estimate(8.5, "female", 0.7)}
+    json_path = tmp_path / "frames.json"
+    write_frame_exports(log, final, True, json_path, None)
+    records = json.loads(json_path.read_text())
+    assert [[person["age"] for person in r["people_data"]] for r in records] == [[36, 8], [36, 8]]
+    assert all(r["people_data"][1]["gender_confidence"] == 0.7 for r in records)
