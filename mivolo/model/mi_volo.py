@@ -1,7 +1,8 @@
 """`MiVOLO`: the age/gender estimator with the published API.
 
 Given an image and its detections it builds the batch as the published code does (shared spec,
-section 4), runs the network and writes ages and genders back into the detections.
+section 4), runs the network and writes ages and genders back into the detections. The network
+runs in PyTorch, or in ONNX Runtime / OpenVINO for an exported file (see `mivolo.backends`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import numpy as np
 import torch
 from timm.data import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
 
+from mivolo.backends import TORCH, load_exported_mivolo, mivolo_backend_for
 from mivolo.devices import resolve_device
 from mivolo.errors import MiVOLOError
 from mivolo.model.checkpoint import CheckpointMeta, load_checkpoint
@@ -104,16 +106,17 @@ class MiVOLO:
         disable_faces: bool = False,
         use_persons: bool = True,
         verbose: bool = False,
+        backend: Optional[str] = None,
     ):
+        """backend: torch, onnx or openvino; None picks it from the file (`.onnx`, `.xml`, else torch)."""
         self.verbose = verbose
         self.device = resolve_device(device)
-        self.half = half and self.device.type != "cpu"
-        checkpoint = load_checkpoint(ckpt_path)
-        self.meta = Meta.from_checkpoint(checkpoint.meta, disable_faces=disable_faces, use_persons=use_persons)
-        self.checkpoint_meta = checkpoint.meta
-        self.model = checkpoint.build_model()
-        self.model_name = variant_name(checkpoint.meta.input_size, checkpoint.meta.in_chans)
-        self.param_count = sum(p.numel() for p in self.model.parameters())
+        self.backend = mivolo_backend_for(ckpt_path, backend)
+        if self.backend == TORCH:
+            self._load_torch(ckpt_path, half)
+        else:
+            self._load_exported(ckpt_path)
+        self.meta = Meta.from_checkpoint(self.checkpoint_meta, disable_faces=disable_faces, use_persons=use_persons)
         self.input_size = self.meta.input_size
         self.data_config = {
             "input_size": (self.meta.in_chans, self.input_size, self.input_size),
@@ -121,20 +124,38 @@ class MiVOLO:
             "std": IMAGENET_DEFAULT_STD,
             "crop_pct": 1.0,
         }
-        self.model = self.model.to(self.device)
-        if self.half:
-            self.model = self.model.half()
         if verbose:
             _logger.info(
-                "MiVOLO %s loaded from %s (%s format, %d params, age %.1f..%.1f, avg %.1f)",
+                "MiVOLO %s loaded from %s (%s, %d params, age %.1f..%.1f, avg %.1f)",
                 self.model_name,
-                checkpoint.path,
-                checkpoint.file_format,
+                ckpt_path,
+                self.file_format,
                 self.param_count,
                 self.meta.min_age,
                 self.meta.max_age,
                 self.meta.avg_age,
             )
+
+    def _load_torch(self, ckpt_path: str, half: bool) -> None:
+        self.half = half and self.device.type != "cpu"
+        checkpoint = load_checkpoint(ckpt_path)
+        self.checkpoint_meta = checkpoint.meta
+        self.file_format = f"{checkpoint.file_format} format"
+        self.model = checkpoint.build_model().to(self.device)
+        if self.half:
+            self.model = self.model.half()
+        self.exported = None
+        self.model_name = variant_name(checkpoint.meta.input_size, checkpoint.meta.in_chans)
+        self.param_count = sum(p.numel() for p in self.model.parameters())
+
+    def _load_exported(self, ckpt_path: str) -> None:
+        self.half = False  # exports are fp32
+        self.exported = load_exported_mivolo(ckpt_path, self.backend, self.device)
+        self.checkpoint_meta = self.exported.meta
+        self.file_format = f"exported, {self.backend} backend"
+        self.model = None
+        self.model_name = self.exported.architecture
+        self.param_count = self.exported.param_count
 
     def warmup(self, batch_size: int, steps: int = 3) -> None:
         dummy = torch.randn((batch_size, self.meta.in_chans, self.input_size, self.input_size), device=self.device)
@@ -142,6 +163,8 @@ class MiVOLO:
             self.inference(dummy)
 
     def inference(self, model_input: torch.Tensor) -> torch.Tensor:
+        if self.exported is not None:
+            return self.exported(model_input)
         with torch.no_grad():
             if self.half:
                 model_input = model_input.half()

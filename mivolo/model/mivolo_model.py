@@ -2,16 +2,19 @@
 
 Parameter names follow the published checkpoints exactly (see shared spec, section 1), so
 public weight files load strictly. Only public timm APIs are used, always with keywords.
+The Outlookers' attention runs without `F.fold` (col2im) so that the network exports to ONNX.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Tuple
 
 import torch
+import torch.nn.functional as F
 from timm.layers import Mlp
 from timm.layers.bottleneck_attn import PosEmbedRel
-from timm.models.volo import VOLO, PatchEmbed
+from timm.models.volo import VOLO, Outlooker, OutlookAttention, PatchEmbed
 from torch import nn
 
 # VOLO-D1 hyper-parameters shared by every MiVOLO variant.
@@ -33,6 +36,71 @@ VOLO_D1_ARGS = dict(
 SUPPORTED_INPUT_SIZES = (224, 384)
 FACE_BODY_CHANNELS = 6
 FACE_CHANNELS = 3
+
+
+def fold_patches(
+    columns: torch.Tensor, output_size: Tuple[int, int], kernel_size: int, padding: int, stride: int
+) -> torch.Tensor:
+    """`F.fold` (col2im) rebuilt from pads, reshapes and adds, which every ONNX runtime supports.
+
+    columns: B x (C * k * k) x L, as `F.fold` takes it. Each of the k*k kernel offsets is spread
+    onto a zero canvas at stride `stride` and shifted by its offset; the canvases are summed in
+    kernel order, the order in which col2im accumulates, so on the CPU the result equals `F.fold`
+    bit for bit (elsewhere to the last bit of fp32 rounding).
+    """
+    batch = columns.shape[0]
+    height, width = output_size
+    rows = (height + 2 * padding - kernel_size) // stride + 1
+    cols = (width + 2 * padding - kernel_size) // stride + 1
+    padded_h, padded_w = height + 2 * padding, width + 2 * padding
+    patches = columns.reshape(batch, -1, kernel_size, kernel_size, rows, cols)
+    canvas = columns.new_zeros((batch, patches.shape[1], padded_h, padded_w))
+    for ki in range(kernel_size):
+        for kj in range(kernel_size):
+            piece = patches[:, :, ki, kj]
+            # interleave stride-1 zeros after every value: B x C x (rows * stride) x (cols * stride)
+            spread = F.pad(piece[:, :, :, None, :, None], (0, stride - 1, 0, 0, 0, stride - 1))
+            spread = spread.reshape(batch, -1, rows * stride, cols * stride)
+            spread = spread[:, :, : padded_h - ki, : padded_w - kj]
+            canvas = canvas + F.pad(
+                spread, (kj, padded_w - kj - spread.shape[-1], ki, padded_h - ki - spread.shape[-2])
+            )
+    return canvas[:, :, padding : padding + height, padding : padding + width]
+
+
+class FoldFreeOutlookAttention(OutlookAttention):
+    """timm's OutlookAttention with `F.fold` replaced by `fold_patches`: same parameters, same output."""
+
+    @classmethod
+    def from_timm(cls, attention: OutlookAttention) -> "FoldFreeOutlookAttention":
+        replacement = cls(
+            dim=attention.v.in_features,
+            num_heads=attention.num_heads,
+            kernel_size=attention.kernel_size,
+            padding=attention.padding,
+            stride=attention.stride,
+            qkv_bias=attention.v.bias is not None,
+            attn_drop=attention.attn_drop.p,
+        )
+        replacement.load_state_dict(attention.state_dict(), strict=True)  # keeps timm's initialisation
+        return replacement
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        batch, height, width, channels = x.shape
+        kernel_area = self.kernel_size * self.kernel_size
+        rows, cols = math.ceil(height / self.stride), math.ceil(width / self.stride)
+        head_dim = channels // self.num_heads
+
+        v = self.unfold(self.v(x).permute(0, 3, 1, 2))
+        v = v.reshape(batch, self.num_heads, head_dim, kernel_area, rows * cols).permute(0, 1, 4, 3, 2)
+
+        attn = self.pool(x.permute(0, 3, 1, 2)).permute(0, 2, 3, 1)
+        attn = self.attn(attn).reshape(batch, rows * cols, self.num_heads, kernel_area, kernel_area)
+        attn = self.attn_drop((attn.permute(0, 2, 1, 3, 4) * self.scale).softmax(dim=-1))
+
+        out = (attn @ v).permute(0, 1, 4, 3, 2).reshape(batch, channels * kernel_area, rows * cols)
+        out = fold_patches(out, (height, width), self.kernel_size, self.padding, self.stride)
+        return self.proj_drop(self.proj(out.permute(0, 2, 3, 1)))
 
 
 class CrossBottleneckAttn(nn.Module):
@@ -138,6 +206,10 @@ class MiVOLOModel(VOLO):
                 hidden_dim=VOLO_D1_ARGS["stem_hidden_dim"],
                 embed_dim=VOLO_D1_ARGS["embed_dims"][0],
             )
+        # same parameters, no F.fold: the network exports to ONNX and runs the same in PyTorch
+        for block in self.modules():
+            if isinstance(block, Outlooker):
+                block.attn = FoldFreeOutlookAttention.from_timm(block.attn)
 
 
 def create_mivolo(input_size: int, in_chans: int, num_classes: int) -> MiVOLOModel:

@@ -1,13 +1,25 @@
-"""The YOLOv8 person+face detector (ultralytics), loaded safely, on the device the user asked for."""
+"""The YOLOv8 person+face detector (ultralytics), loaded safely, on the device the user asked for.
+
+A `.pt` runs in PyTorch; an ultralytics export runs in ONNX Runtime (`.onnx`) or OpenVINO (the
+`*_openvino_model` folder, or the `.xml` inside it), with the same predictions and API.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Dict, Union
+from typing import Dict, Optional, Union
 
 import numpy as np
 import torch
 
+from mivolo.backends import (
+    ONNX,
+    OPENVINO_DETECTOR_FOLDER_SUFFIX,
+    OPENVINO_SUFFIX,
+    TORCH,
+    detector_backend_for,
+    require_package,
+)
 from mivolo.devices import resolve_device
 from mivolo.errors import CheckpointError
 from mivolo.structures import DETECTOR_CLASSES, PersonAndFaceResult
@@ -26,21 +38,53 @@ def _require_safe_ultralytics_loading() -> None:
     tasks.SAFE_LOAD = True
 
 
-def check_detector_file(path: Path) -> None:
-    """Refuse, with a one-line reason, anything that is not an ultralytics detector checkpoint."""
+def _check_exported_detector(path: Path, backend: str) -> Path:
+    """The path ultralytics should open for an exported detector, after checking it is one."""
+    if backend == ONNX:
+        if not path.is_file():
+            raise CheckpointError(f"{path}: detector weights not found")
+        require_package("onnx", "the onnx detector backend")
+        require_package("onnxruntime", "the onnx detector backend")
+        return path
+    folder = path.parent if path.suffix.lower() == OPENVINO_SUFFIX else path
+    if not folder.is_dir():
+        raise CheckpointError(f"{path}: detector weights not found")
+    if not folder.name.endswith(OPENVINO_DETECTOR_FOLDER_SUFFIX) or not any(folder.glob("*" + OPENVINO_SUFFIX)):
+        raise CheckpointError(
+            f"{path}: an OpenVINO detector is the '<name>{OPENVINO_DETECTOR_FOLDER_SUFFIX}' folder (with its .xml, .bin "
+            "and metadata.yaml) that tools/export.py writes"
+        )
+    require_package("openvino", "the openvino detector backend")
+    return folder
+
+
+def check_detector_file(path: Path, backend: str = TORCH) -> Path:
+    """Refuse, with a one-line reason, anything that is not an ultralytics detector; return what to load.
+
+    `.pt` files are checked for their pickled globals before anything is unpickled.
+    """
+    if backend != TORCH:
+        return _check_exported_detector(path, backend)
     if not path.is_file():
         raise CheckpointError(f"{path}: detector weights not found")
     if path.suffix != DETECTOR_SUFFIX:
         hint = " (a MiVOLO checkpoint? pass it with --checkpoint)" if path.name.endswith((".pth.tar", ".safetensors")) else ""
         raise CheckpointError(f"{path}: detector weights must be an ultralytics .pt file{hint}")
+    # Once a detector is loaded, ultralytics' classes are allow-listed for the process and no
+    # longer reported; list the file's globals against an empty allow-list so a second load works.
+    allowed = torch.serialization.get_safe_globals()
+    torch.serialization.clear_safe_globals()
     try:
         needed = torch.serialization.get_unsafe_globals_in_checkpoint(str(path))
     except (ValueError, RuntimeError) as exc:
         raise CheckpointError(f"{path}: cannot read these detector weights; the file is truncated or corrupt ({exc})")
+    finally:
+        torch.serialization.add_safe_globals(allowed)
     if not any(name.startswith("ultralytics.") for name in needed):
         raise CheckpointError(
             f"{path}: not an ultralytics detector checkpoint (a MiVOLO checkpoint? pass it with --checkpoint)"
         )
+    return path
 
 
 class Detector:
@@ -53,22 +97,27 @@ class Detector:
         conf_thresh: float = 0.4,
         iou_thresh: float = 0.7,
         imgsz: int = 640,
+        backend: Optional[str] = None,
     ):
         from ultralytics import YOLO
 
         path = Path(weights)
-        check_detector_file(path)
+        self.backend = detector_backend_for(path, backend)
+        source = check_detector_file(path, self.backend)
         _require_safe_ultralytics_loading()
+        self.device = resolve_device(device)
+        # exports are fp32; fp16 applies to the PyTorch model only
+        self.half = half and self.device.type != "cpu" and self.backend == TORCH
         try:
-            self.yolo = YOLO(str(path), task="detect")
+            self.yolo = YOLO(str(source), task="detect")
+            if self.backend == TORCH:
+                self.yolo.fuse()
+                if self.half:
+                    self.yolo.model = self.yolo.model.half()
+            # an exported model is opened here, by ultralytics' predictor setup
+            self.detector_names: Dict[int, str] = self.yolo.names
         except Exception as exc:  # ultralytics raises many types for a bad file; all mean the same here
             raise CheckpointError(f"{path}: could not load detector weights safely: {str(exc).splitlines()[0][:200]}")
-        self.yolo.fuse()
-        self.device = resolve_device(device)
-        self.half = half and self.device.type != "cpu"
-        if self.half:
-            self.yolo.model = self.yolo.model.half()
-        self.detector_names: Dict[int, str] = self.yolo.model.names
         missing = [name for name in DETECTOR_CLASSES if name not in self.detector_names.values()]
         if missing:
             raise CheckpointError(
