@@ -76,6 +76,12 @@ def build_parser() -> argparse.ArgumentParser:
     model.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: first GPU, else cpu)")
     model.add_argument("--half", action="store_true", help="fp16 inference on GPU (ignored on cpu)")
     model.add_argument(
+        "--backend",
+        choices=("torch", "onnx", "openvino"),
+        default=None,
+        help="inference runtime (default: from the checkpoint: .onnx -> onnx, .xml -> openvino, else torch)",
+    )
+    model.add_argument(
         "--with-persons", action="store_true", help="use body crops (needs person columns and a face+body model)"
     )
     model.add_argument("--disable-faces", action="store_true", help="bodies only (needs --with-persons)")
@@ -129,6 +135,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         skip_bad=args.skip_bad,
         warmup_steps=args.warmup_steps,
         progress=not args.no_progress,
+        backend=args.backend,
     )
     return run_cli(options, verbose=args.verbose)
 

@@ -15,6 +15,15 @@ import numpy as np
 from mivolo.errors import MiVOLOError
 
 
+def _read_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+_PLAIN_FILE_MODE = 0o666 & ~_read_umask()  # read once at import, before any worker thread exists
+
+
 @contextlib.contextmanager
 def atomic_path(target) -> Iterator[Path]:
     """Yield a temporary path in the target's folder; rename it over the target on success."""
@@ -25,6 +34,7 @@ def atomic_path(target) -> Iterator[Path]:
     tmp = Path(tmp_name)
     try:
         yield tmp
+        os.chmod(tmp, _PLAIN_FILE_MODE)  # mkstemp makes files owner-only; match what open() gives
         os.replace(tmp, target)
     finally:
         if tmp.exists():

@@ -14,7 +14,7 @@ from mivolo.weights import resolve_checkpoint, resolve_detector_weights
 
 class Predictor:
     """Built from a config with the demo's fields (`detector_weights`, `checkpoint`, `device`,
-    `with_persons`, `disable_faces`, `draw`; optional `half`, `detector_imgsz`)."""
+    `with_persons`, `disable_faces`, `draw`; optional `half`, `detector_imgsz`, `backend`)."""
 
     def __init__(self, config, verbose: bool = False):
         device = getattr(config, "device", None)
@@ -25,6 +25,7 @@ class Predictor:
             half=half,
             verbose=verbose,
             imgsz=getattr(config, "detector_imgsz", 640),
+            backend=getattr(config, "backend", None),
         )
         self.age_gender_model = MiVOLO(
             str(resolve_checkpoint(getattr(config, "checkpoint", None))),
@@ -33,6 +34,7 @@ class Predictor:
             use_persons=getattr(config, "with_persons", True),
             disable_faces=getattr(config, "disable_faces", False),
             verbose=verbose,
+            backend=getattr(config, "backend", None),
         )
         self.draw = getattr(config, "draw", False)
 

@@ -22,6 +22,7 @@ import torch
 from timm.data import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
 from tqdm import tqdm
 
+from mivolo.backends import TORCH, load_exported_mivolo, mivolo_backend_for
 from mivolo.devices import resolve_device
 from mivolo.errors import MiVOLOError
 from mivolo.evaluation.dataset import CropSettings, DatasetReport, EvalDataset, load_split
@@ -58,6 +59,7 @@ class EvalOptions:
     skip_bad: bool = False
     warmup_steps: int = 2
     progress: bool = True
+    backend: Optional[str] = None  # torch, onnx, openvino; None: from the checkpoint's file type
 
 
 @dataclass(frozen=True)
@@ -139,8 +141,11 @@ def evaluate(options: EvalOptions) -> Tuple[dict, MetricsSummary, DatasetReport]
     """The whole evaluation; returns the results mapping, the metrics and the data report."""
     _validate(options)
     device = resolve_device(options.device)
-    checkpoint = load_checkpoint(options.checkpoint)
-    meta = Meta.from_checkpoint(checkpoint.meta, disable_faces=options.disable_faces, use_persons=options.with_persons)
+    backend = mivolo_backend_for(options.checkpoint, options.backend)
+    checkpoint = load_checkpoint(options.checkpoint) if backend == TORCH else None
+    exported = None if checkpoint else load_exported_mivolo(options.checkpoint, backend, device)
+    checkpoint_meta = checkpoint.meta if checkpoint else exported.meta
+    meta = Meta.from_checkpoint(checkpoint_meta, disable_faces=options.disable_faces, use_persons=options.with_persons)
     bins = bins_for_dataset(options.dataset_name)
     settings = CropSettings(use_faces=meta.use_face_crops, use_persons=meta.use_person_crops, only_age=meta.only_age)
     samples, report = load_split(
@@ -154,16 +159,20 @@ def evaluate(options: EvalOptions) -> Tuple[dict, MetricsSummary, DatasetReport]
     )
     dataset = EvalDataset(samples, meta.input_size, with_body_channels=meta.with_persons_model)
 
-    half = options.half and device.type == "cuda"
+    half = options.half and device.type == "cuda" and checkpoint is not None  # exports run in fp32
     if device.type == "cuda":
         # as the published evaluation: TF32 matmuls and cuDNN autotuning
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.benchmark = True
-    model = checkpoint.build_model()
-    parameters = sum(p.numel() for p in model.parameters())
-    model = model.to(device)
-    if half:
-        model = model.half()
+    if checkpoint is not None:
+        model = checkpoint.build_model()
+        parameters = sum(p.numel() for p in model.parameters())
+        model = model.to(device)
+        if half:
+            model = model.half()
+    else:
+        parameters = exported.param_count
+        model = lambda images: exported(images).to(images.device)  # noqa: E731 (runtimes answer on the CPU)
     loader = torch.utils.data.DataLoader(
         dataset,
         batch_size=options.batch_size,
