@@ -11,7 +11,7 @@ from typing import List, Optional
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
 from mivolo.errors import MiVOLOError  # noqa: E402
-from mivolo.evaluation.prepare import FaceBoxFinder, prepare_faces_csv  # noqa: E402
+from mivolo.evaluation.prepare import FaceBoxFinder, add_detector_arguments, prepare_faces_csv  # noqa: E402
 
 EPILOG = """\
 labels CSV: a header with path, age, gender (other columns are ignored); path is relative to
@@ -37,21 +37,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--labels", required=True, type=Path, metavar="CSV", help="labels CSV with path, age, gender")
     parser.add_argument("--output", required=True, type=Path, metavar="CSV", help="annotation CSV to write")
-    parser.add_argument("--detector", type=Path, metavar="PT", help="YOLOv8 person+face weights to refine the face box")
-    parser.add_argument("--device", default=None, help="detector device: cpu, cuda or cuda:N (default: GPU if any)")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_detector_arguments(parser)
     return parser
 
 
 def main(argv: Optional[List[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        detector = None
-        if args.detector is not None:
-            from mivolo.model.yolo_detector import Detector
-
-            detector = Detector(args.detector, device=args.device, half=False)
-        finder = FaceBoxFinder(detector)
+        finder = FaceBoxFinder.from_weights(args.detector, args.device)
         summary = prepare_faces_csv(args.images, args.labels, args.output, finder, progress=not args.no_progress)
     except MiVOLOError as exc:
         print(f"prepare_faces_csv.py: error: {exc}", file=sys.stderr)

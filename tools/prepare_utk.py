@@ -11,7 +11,7 @@ from typing import List, Optional
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
 from mivolo.errors import MiVOLOError  # noqa: E402
-from mivolo.evaluation.prepare import FaceBoxFinder, prepare_utk  # noqa: E402
+from mivolo.evaluation.prepare import FaceBoxFinder, add_detector_arguments, prepare_utk  # noqa: E402
 
 EPILOG = """\
 The face box is the whole aligned image, or with --detector the most confident face the
@@ -32,21 +32,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--images", required=True, type=Path, metavar="DIR", help="UTKFace images (searched recursively)"
     )
     parser.add_argument("--output", required=True, type=Path, metavar="CSV", help="annotation CSV to write")
-    parser.add_argument("--detector", type=Path, metavar="PT", help="YOLOv8 person+face weights to refine the face box")
-    parser.add_argument("--device", default=None, help="detector device: cpu, cuda or cuda:N (default: GPU if any)")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_detector_arguments(parser)
     return parser
 
 
 def main(argv: Optional[List[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        detector = None
-        if args.detector is not None:
-            from mivolo.model.yolo_detector import Detector
-
-            detector = Detector(args.detector, device=args.device, half=False)
-        summary = prepare_utk(args.images, args.output, FaceBoxFinder(detector), progress=not args.no_progress)
+        finder = FaceBoxFinder.from_weights(args.detector, args.device)
+        summary = prepare_utk(args.images, args.output, finder, progress=not args.no_progress)
     except MiVOLOError as exc:
         print(f"prepare_utk.py: error: {exc}", file=sys.stderr)
         return 2

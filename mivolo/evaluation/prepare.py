@@ -23,8 +23,8 @@ from mivolo.evaluation.dataset import REQUIRED_COLUMNS, Box
 from mivolo.geometry import to_int_boxes
 from mivolo.io_utils import atomic_path
 from mivolo.preprocessing import FACE_LABEL
+from mivolo.sources import IMAGE_EXTENSIONS, find_files
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 UNKNOWN_LABEL = "-1"
 # UTKFace: <age>_<gender>_<race>_<date>.jpg(.chip.jpg); gender 0 = male, 1 = female
 UTK_NAME = re.compile(r"^(?P<age>\d+)_(?P<gender>\d+)_")
@@ -68,6 +68,14 @@ class FaceBoxFinder:
     def __init__(self, detector=None):
         self.detector = detector
 
+    @classmethod
+    def from_weights(cls, detector_weights: Optional[Path], device: Optional[str]) -> "FaceBoxFinder":
+        if detector_weights is None:
+            return cls()
+        from mivolo.model.yolo_detector import Detector
+
+        return cls(Detector(detector_weights, device=device, half=False))
+
     def find(self, image: np.ndarray) -> Tuple[Box, bool]:
         """(box, refined): refined is False when the whole image is used."""
         height, width = image.shape[:2]
@@ -82,10 +90,17 @@ class FaceBoxFinder:
         return tuple(int(v) for v in to_int_boxes(detections.boxes_xyxy[best])[0]), True
 
 
+def add_detector_arguments(parser) -> None:
+    """The optional face-box refinement flags shared by the preparation tools."""
+    parser.add_argument("--detector", type=Path, metavar="PT", help="YOLOv8 person+face weights to refine the face box")
+    parser.add_argument("--device", default=None, help="detector device: cpu, cuda or cuda:N (default: GPU if any)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
 def image_files(folder: Path) -> List[Path]:
     if not folder.is_dir():
         raise MiVOLOError(f"{folder}: images folder not found")
-    return sorted(path for path in folder.rglob("*") if path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES)
+    return find_files(folder, IMAGE_EXTENSIONS)
 
 
 def normalize_gender(text: str) -> Optional[str]:
