@@ -43,7 +43,7 @@ def test_offline_without_cache_names_files_and_flags(tmp_path):
         env={"HF_HUB_CACHE": str(tmp_path / "empty"), "HF_HUB_OFFLINE": "1"},
     )
     # no images in an empty folder is reported before any download is attempted
-    assert proc.returncode == 2 and "no images found" in proc.stderr
+    assert proc.returncode == 2 and "no images or videos found" in proc.stderr
     import cv2
     import numpy as np
 
