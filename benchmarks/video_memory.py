@@ -1,15 +1,18 @@
 #!/usr/bin/env python
-"""Peak RSS of the video loop on a generated video of N frames (run it for 1k and 10k).
+"""CPU memory (RSS) over a long run of the video loop: it must stay flat (run it for 1k and 10k).
 
-The real decode, tracker (BoT-SORT), aggregation, drawing, per-frame JSON, crops and MOT export
-run on every frame; the detector and MiVOLO are replaced by a cheap colour detector and fixed
-ages, whose memory does not grow with the video, so thousands of frames fit in minutes on a CPU.
+The real decode (prefetch thread), tracker (BoT-SORT), aggregation, drawing and encoding (writer
+thread), per-frame JSON, crops and MOT export run on every frame; the detector and MiVOLO are
+replaced by a cheap colour detector and fixed ages, whose memory does not grow with the video,
+so thousands of frames fit in minutes on a CPU. RSS is sampled every --every frames; the
+growth from the first sample after warm-up (10% of the run) to the end is printed.
 
     python benchmarks/video_memory.py --frames 1000
     python benchmarks/video_memory.py --frames 10000
 """
 
 import argparse
+import os
 import resource
 import sys
 import tempfile
@@ -18,9 +21,11 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from mivolo.pipeline import PipelineSettings  # noqa: E402
 from mivolo.sources import resolve_inputs  # noqa: E402
 from mivolo.structures import PersonAndFaceResult  # noqa: E402
 from mivolo.synthetic import write_figure_video  # noqa: E402
@@ -28,10 +33,24 @@ from mivolo.tracking import load_tracker_config  # noqa: E402
 from mivolo.video_job import VideoJobSettings, run_video  # noqa: E402
 
 
+def current_rss_mib() -> float:
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
 class ColourDetector:
-    """Bodies = saturated blobs, faces = skin-coloured blobs of `mivolo.synthetic.figure_frame`."""
+    """Bodies = saturated blobs, faces = skin-coloured blobs of `mivolo.synthetic.figure_frame`;
+    records the process RSS every `every` frames."""
+
+    def __init__(self, every: int):
+        self.every = every
+        self.frames = 0
+        self.samples = []  # (frame, RSS MiB)
 
     def predict(self, image):
+        if self.frames % self.every == 0:
+            self.samples.append((self.frames, current_rss_mib()))
+        self.frames += 1
         hsv = cv2.cvtColor(image, cv2.COLOR_BGR2HSV)
         boxes, labels = [], []
         for label, mask in (("person", hsv[..., 1] > 120), ("face", (hsv[..., 1] > 40) & (hsv[..., 1] <= 120))):
@@ -45,21 +64,32 @@ class ColourDetector:
 
 
 class FixedAges:
-    def predict(self, image, detections):
-        for index in range(detections.n_objects):
+    """MiVOLO's batch interface (prepare_crops -> inference -> fill_in_results) with fixed answers."""
+
+    def prepare_crops(self, image, detections):
+        rows = list(range(detections.n_objects))
+        return (torch.zeros((len(rows), 1)) if rows else None), rows
+
+    def inference(self, model_input):
+        return model_input
+
+    def fill_in_results(self, output, detections, rows):
+        for index in rows:
             detections.set_age(index, 30.0 + index)
             detections.set_gender(index, "female" if index % 2 else "male", 0.8)
 
 
 class ScriptedPredictor:
-    detector = ColourDetector()
-    age_gender_model = FixedAges()
+    def __init__(self, every: int):
+        self.detector = ColourDetector(every)
+        self.age_gender_model = FixedAges()
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--frames", type=int, default=1000)
     parser.add_argument("--figures", type=int, default=3)
+    parser.add_argument("--every", type=int, default=500, help="RSS sample interval in frames (default 500)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         video = write_figure_video(
@@ -73,15 +103,23 @@ def main() -> None:
             save_crops=True,
             crop_every=100,
             progress=False,
+            pipeline=PipelineSettings(threaded_writer=True),
         )
         settings.output_dir.mkdir()
+        predictor = ScriptedPredictor(args.every)
         started = time.perf_counter()
-        result = run_video(ScriptedPredictor(), resolve_inputs(str(video)).videos[0], settings)
+        result = run_video(predictor, resolve_inputs(str(video)).videos[0], settings)
         seconds = time.perf_counter() - started
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    samples = predictor.detector.samples + [(result.stats.frames_read, current_rss_mib())]
+    print("frame  RSS MiB")
+    for frame, rss in samples:
+        print(f"{frame:>5}  {rss:7.1f}")
+    warm = next((rss for frame, rss in samples if frame >= args.frames // 10), samples[0][1])
     print(
         f"frames {result.stats.frames_read}, people {result.unique_people}, {seconds:.1f} s "
-        f"({result.stats.fps:.1f} FPS), peak RSS {peak_mib:.1f} MiB"
+        f"({result.stats.fps:.1f} FPS), peak RSS {peak_mib:.1f} MiB, "
+        f"growth after warm-up {samples[-1][1] - warm:+.1f} MiB"
     )
 
 

@@ -207,6 +207,20 @@ class AgeSpread:
     def std(self) -> Optional[float]:
         return math.sqrt(self.m2 / self.count) if self.count else None
 
+    @classmethod
+    def combined(cls, spreads) -> "AgeSpread":
+        """The spread of all the samples of `spreads` together (Chan's parallel update)."""
+        total = cls()
+        for spread in spreads:
+            if spread.count == 0:
+                continue
+            count = total.count + spread.count
+            delta = spread.mean - total.mean
+            total.m2 += spread.m2 + delta * delta * total.count * spread.count / count
+            total.mean += delta * spread.count / count
+            total.count = count
+        return total
+
 
 class TrackHistory:
     """Everything kept about one track: when it was seen, its aggregation state, its best crop."""
@@ -244,6 +258,31 @@ class TrackHistory:
             self._final = self.aggregator.estimate()
             self.aggregator = None
 
+    @classmethod
+    def merged(cls, fragments: List["TrackHistory"]) -> "TrackHistory":
+        """One person's history from the fragments `--reid-merge` joined, named by the smallest ID.
+
+        Fragments may have freed their samples, so the estimate combines the fragments' own
+        estimates: the age is their mean weighted by each fragment's number of predictions, the
+        gender a vote of each fragment's gender weighted by confidence x predictions.
+        """
+        fragments = sorted(fragments, key=lambda t: t.track_id)
+        person = cls(fragments[0].track_id, AggregationSettings(), min(t.first_seen_s for t in fragments))
+        person.last_seen_s = max(t.last_seen_s for t in fragments)
+        person.frames_seen = sum(t.frames_seen for t in fragments)
+        person.spread = AgeSpread.combined(t.spread for t in fragments)
+        best = max(fragments, key=lambda t: t.best_composite)
+        person.best_composite, person.best_crop = best.best_composite, best.best_crop
+        estimates = [(t.estimate(), t.spread.count) for t in fragments]
+        weighed = [(e, n) for e, n in estimates if e.age is not None and n > 0]
+        vote = GenderVote()
+        for estimate, count in weighed:
+            vote.add(estimate.gender, (estimate.gender_confidence or 1.0) * count)
+        age = sum(e.age * n for e, n in weighed) / sum(n for _, n in weighed) if weighed else None
+        person._final = Estimate(age, *vote.result()) if weighed else UNKNOWN
+        person.aggregator = None
+        return person
+
 
 class TrackBook:
     """The TrackHistory of every track of a run, by track ID."""
@@ -261,6 +300,14 @@ class TrackBook:
         for track_id in track_ids:
             if track_id in self.tracks:
                 self.tracks[track_id].close()
+
+    def merge(self, groups) -> None:
+        """Replace each group of track IDs (from --reid-merge) by one merged history."""
+        for group in groups:
+            fragments = [self.tracks.pop(track_id) for track_id in group if track_id in self.tracks]
+            if fragments:
+                person = TrackHistory.merged(fragments)
+                self.tracks[person.track_id] = person
 
     def reported(self, min_track_length: int) -> List[TrackHistory]:
         """Tracks seen in at least `min_track_length` analysed frames, by ID."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Dict, Iterator, List, Optional
 
@@ -148,10 +148,16 @@ def mot_line(frame: FrameObservation, person: PersonObservation) -> str:
     return f"{frame.frame + 1},{person.track_id},{x1:.2f},{y1:.2f},{x2 - x1:.2f},{y2 - y1:.2f},{person.confidence:.4f},-1,-1,-1\n"
 
 
-def reported_frames(log: FrameLog, final: Dict[int, Estimate], use_final: bool) -> Iterator[FrameObservation]:
+def reported_frames(
+    log: FrameLog, final: Dict[int, Estimate], use_final: bool, person_of_track: Optional[Dict[int, int]] = None
+) -> Iterator[FrameObservation]:
     """The logged frames with only reported tracks; with `use_final` every person shows their
-    track's final estimate (global smoothing)."""
+    track's final estimate (global smoothing). `person_of_track` (from --reid-merge) renames
+    each track to its person's ID first; `final` is keyed by those IDs."""
     for frame in log.frames():
+        if person_of_track:
+            for person in frame.people:
+                person.track_id = person_of_track.get(person.track_id, person.track_id)
         people = [p for p in frame.people if p.track_id in final]
         if use_final:
             for person in people:
@@ -170,9 +176,10 @@ def write_frame_exports(
     use_final: bool,
     json_path: Optional[Path],
     mot_path: Optional[Path],
+    person_of_track: Optional[Dict[int, int]] = None,
 ) -> int:
     """Write the per-frame JSON (streamed, one record at a time) and the MOT file; returns the
-    peak number of people in one frame."""
+    peak number of people in one frame. See `reported_frames` for `person_of_track`."""
     peak = 0
     with contextlib.ExitStack() as stack:
         json_file = mot_file = None
@@ -181,7 +188,7 @@ def write_frame_exports(
             json_file.write("[")
         if mot_path is not None:
             mot_file = stack.enter_context(stack.enter_context(atomic_path(mot_path)).open("w"))
-        for count, frame in enumerate(reported_frames(log, final, use_final)):
+        for count, frame in enumerate(reported_frames(log, final, use_final, person_of_track)):
             peak = max(peak, len(frame.people))
             if json_file is not None:
                 record = json.dumps(frame_record(frame, json_path.parent), indent=2)
@@ -233,6 +240,15 @@ class RunStats:
     frames_corrupt: int = 0
     seconds: float = 0.0
     stopped_by: Optional[str] = None  # "SIGINT", "SIGTERM" or an error; None when the source ended
+    stage_seconds: Dict[str, float] = field(default_factory=dict)  # total time per pipeline stage
+    peak_rss_mib: Optional[float] = None
+    peak_gpu_mib: Optional[float] = None
+    tracks_before_merge: Optional[int] = None  # with --reid-merge
+
+    def stage_ms_per_frame(self) -> Dict[str, float]:
+        """Mean ms per frame read, per stage (stages in threads overlap the others)."""
+        frames = max(1, self.frames_read)
+        return {stage: round(1000 * seconds / frames, 3) for stage, seconds in self.stage_seconds.items()}
 
     @property
     def fps(self) -> float:
@@ -284,6 +300,10 @@ def summary_document(
             "fps": round(stats.fps, 2),
             "completed": stats.stopped_by is None,
             "stopped_by": stats.stopped_by,
+            "tracks_before_merge": stats.tracks_before_merge,
+            "stage_ms_per_frame": stats.stage_ms_per_frame(),
+            "peak_rss_mib": stats.peak_rss_mib,
+            "peak_gpu_mib": stats.peak_gpu_mib,
         },
         "people": people,
         "outputs": outputs,

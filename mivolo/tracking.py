@@ -7,7 +7,12 @@ the human's boxes, so a person and their own face can never get two IDs.
 
 Re-ID hook: `create_tracker(config, reid_encoder=...)` takes any object with
 `embed(image_bgr, boxes_xyxy) -> N x D` (L2-normalised), `name` and `dim`; BoT-SORT then
-matches by appearance with it.
+matches by appearance with it, and each TrackedPerson carries the embedding its track was
+matched with in that frame (what `--reid-merge` averages). Which model to load is
+`reid_model_name(config, override)`: demo.py's `--reid`, else the YAML's `model` key.
+
+Camera-motion compensation (GMC) runs on a grayscale copy of the frame downscaled to at most
+GMC_MAX_WIDTH pixels: its cost no longer grows with the video's resolution.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import List, Optional, Protocol, Sequence, Set
 
+import cv2
 import numpy as np
 import yaml
 
@@ -52,6 +58,7 @@ class TrackerConfig:
     with_reid: bool = False
     proximity_thresh: float = 0.5
     appearance_thresh: float = 0.8
+    model: Optional[str] = None  # Re-ID model name or weight file (optional key, BoT-SORT only)
 
 
 BYTETRACK_KEYS = (
@@ -64,6 +71,9 @@ BYTETRACK_KEYS = (
     "fuse_score",
 )
 BOTSORT_KEYS = BYTETRACK_KEYS + ("gmc_method", "with_reid", "proximity_thresh", "appearance_thresh")
+BOTSORT_OPTIONAL_KEYS = ("model",)  # written by setup_reid_models.py --use NAME
+GMC_METHODS = ("sparseOptFlow", "orb", "sift", "ecc", "none")
+GMC_MAX_WIDTH = 640  # GMC's frame width in pixels; wider frames are downscaled first
 
 
 def find_tracker_file(name_or_path: str) -> Path:
@@ -106,8 +116,9 @@ def load_tracker_config(name_or_path: str) -> TrackerConfig:
     if tracker_type not in TRACKER_TYPES:
         raise MiVOLOError(f"{path}: tracker_type must be one of {', '.join(TRACKER_TYPES)}, got {tracker_type!r}")
     expected = BOTSORT_KEYS if tracker_type == "botsort" else BYTETRACK_KEYS
+    optional = BOTSORT_OPTIONAL_KEYS if tracker_type == "botsort" else ()
     missing = [key for key in expected if key not in raw]
-    unknown = [key for key in raw if key not in expected]
+    unknown = [key for key in raw if key not in expected + optional]
     if missing or unknown:
         problems = ([f"missing {', '.join(missing)}"] if missing else []) + (
             [f"unknown {', '.join(unknown)}"] if unknown else []
@@ -116,7 +127,29 @@ def load_tracker_config(name_or_path: str) -> TrackerConfig:
     types = {f.name: f.type for f in fields(TrackerConfig)}
     kinds = {"str": str, "float": float, "int": int, "bool": bool}
     values = {key: _checked_value(path, key, raw[key], kinds[types[key]]) for key in expected}
+    if "gmc_method" in values and values["gmc_method"] not in GMC_METHODS:
+        raise MiVOLOError(f"{path}: gmc_method must be one of {', '.join(GMC_METHODS)}, got {values['gmc_method']!r}")
+    model = raw.get("model")
+    if model is not None:
+        values["model"] = _checked_value(path, "model", model, str)
     return TrackerConfig(path=path, **values)
+
+
+def reid_model_name(config: TrackerConfig, override: Optional[str] = None) -> Optional[str]:
+    """The Re-ID model the run uses: `override` (demo.py --reid), else the YAML's `model` when
+    `with_reid` is true; None for motion-only tracking."""
+    if override is not None:
+        if config.tracker_type != "botsort":
+            raise MiVOLOError(f"--reid needs a BoT-SORT tracker config; {config.path} is {config.tracker_type}")
+        return override
+    if not config.with_reid:
+        return None
+    if not config.model:
+        raise MiVOLOError(
+            f"{config.path}: with_reid is true but no Re-ID model is named: add 'model: NAME' "
+            "(python setup_reid_models.py --use NAME) or pass --reid NAME|PATH"
+        )
+    return config.model
 
 
 # ---- humans ---------------------------------------------------------------------------------
@@ -184,6 +217,7 @@ class TrackedPerson:
     track_id: int
     human: HumanDetection
     box: np.ndarray  # the tracker's (Kalman-filtered) box, xyxy
+    embedding: Optional[np.ndarray] = None  # Re-ID embedding of this frame's detection (BoT-SORT with Re-ID)
 
 
 # ---- adapters to ultralytics ------------------------------------------------------------------
@@ -236,6 +270,32 @@ class _BotSortEncoder:
         return list(embeddings)
 
 
+class DownscaledGMC:
+    """ultralytics' GMC fed a grayscale frame at most GMC_MAX_WIDTH wide; the warp it finds is
+    scaled back to full-resolution pixels (only the translation depends on the scale)."""
+
+    def __init__(self, method: str, max_width: int = GMC_MAX_WIDTH):
+        from ultralytics.trackers.utils.gmc import GMC
+
+        self._gmc = GMC(method=method, downscale=1)
+        self.method = self._gmc.method
+        self.max_width = max_width
+
+    def apply(self, frame: np.ndarray, detections: Optional[np.ndarray] = None) -> np.ndarray:
+        height, width = frame.shape[:2]
+        scale = min(1.0, self.max_width / width)
+        gray = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY) if frame.ndim == 3 and frame.shape[2] == 3 else frame
+        if scale < 1.0:
+            gray = cv2.resize(gray, (round(width * scale), round(height * scale)), interpolation=cv2.INTER_AREA)
+        boxes = None if detections is None else np.asarray(detections, dtype=np.float32) * scale
+        warp = np.array(self._gmc.apply(gray.reshape(*gray.shape[:2], 1), boxes), dtype=np.float64)  # ultralytics reads H x W x C
+        warp[:, 2] /= scale
+        return warp
+
+    def reset_params(self) -> None:
+        self._gmc.reset_params()
+
+
 def _ultralytics_tracker(config: TrackerConfig, reid_encoder: Optional[AppearanceEncoder]):
     from ultralytics.trackers.bot_sort import BOTSORT
     from ultralytics.trackers.byte_tracker import BYTETracker
@@ -252,6 +312,7 @@ def _ultralytics_tracker(config: TrackerConfig, reid_encoder: Optional[Appearanc
     # Built without Re-ID so that ultralytics loads no model of its own, then given ours.
     args.with_reid = False
     tracker = BOTSORT(args)
+    tracker.gmc = DownscaledGMC(config.gmc_method)
     if reid_encoder is not None:
         tracker.encoder = _BotSortEncoder(reid_encoder)
         args.with_reid = True
@@ -274,11 +335,28 @@ class PersonTracker:
         else:
             batch = DetectionBatch(np.zeros((0, 4), np.float32), np.zeros(0, np.float32))
         rows = self._tracker.update(batch, image)
+        embeddings = self._current_embeddings()
         tracked = [
-            TrackedPerson(track_id=int(row[4]), human=humans[int(row[7])], box=np.asarray(row[:4], dtype=np.float32))
+            TrackedPerson(
+                track_id=int(row[4]),
+                human=humans[int(row[7])],
+                box=np.asarray(row[:4], dtype=np.float32),
+                embedding=embeddings.get(int(row[4])),
+            )
             for row in rows
         ]
         return sorted(tracked, key=lambda t: t.track_id)
+
+    def _current_embeddings(self):
+        """Track ID -> the embedding of the detection it was matched with in the last update
+        (BoT-SORT keeps it as `curr_feat`); empty without Re-ID."""
+        if self.reid_encoder is None:
+            return {}
+        return {
+            int(track.track_id): track.curr_feat
+            for track in self._tracker.tracked_stracks
+            if getattr(track, "curr_feat", None) is not None
+        }
 
     def ended_track_ids(self) -> List[int]:
         """Tracks the tracker gave up on in the last update (lost for longer than track_buffer).

@@ -4,6 +4,7 @@ a background prefetcher, and an annotated-video writer that always leaves a play
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import queue
@@ -246,3 +247,68 @@ class AnnotatedVideoWriter:
             return None
         os.replace(self.partial, self.target)
         return self.target
+
+
+class BackgroundVideoWriter:
+    """Draws and encodes in a worker thread, in submission order, so the analysis goes on meanwhile.
+
+    `write(render)` queues a callable that returns the frame to encode (e.g. the overlay drawn
+    on the image); `repeat_last()` queues a repeat of the previous frame. An error in the worker
+    is raised in the caller on its next call or on `close`.
+    """
+
+    def __init__(self, writer: AnnotatedVideoWriter, clock=None, depth: int = PREFETCH_DEPTH * 2):
+        self.writer = writer
+        self.clock = clock
+        self._queue: "queue.Queue" = queue.Queue(maxsize=depth)
+        self._error: Optional[BaseException] = None
+        self.failure: Optional[BaseException] = None
+        self._worker = threading.Thread(target=self._work, name="video-writer", daemon=True)
+        self._worker.start()
+
+    def _timed(self, stage: str):
+        return self.clock(stage) if self.clock is not None else contextlib.nullcontext()
+
+    def _work(self) -> None:
+        while True:
+            render = self._queue.get()
+            if render is None:
+                return
+            if self._error is not None:
+                continue  # drain after a failure so that the producer never blocks
+            try:
+                if render is _REPEAT:
+                    with self._timed("encode"):
+                        self.writer.repeat_last()
+                    continue
+                with self._timed("draw"):
+                    frame = render()
+                with self._timed("encode"):
+                    self.writer.write(frame)
+            except BaseException as exc:  # handed to the producer
+                self._error = exc
+
+    def _raise_pending(self) -> None:
+        if self._error is not None:
+            error, self._error = self._error, None
+            raise error
+
+    def write(self, render: Callable[[], np.ndarray]) -> None:
+        self._raise_pending()
+        self._queue.put(render)
+
+    def repeat_last(self) -> None:
+        self._raise_pending()
+        self._queue.put(_REPEAT)
+
+    def close(self) -> Optional[Path]:
+        """Finish the queued frames, then close the video (see AnnotatedVideoWriter.close). A
+        failure of the worker stays in `failure` for the caller to raise once its outputs are saved."""
+        if self._worker.is_alive():
+            self._queue.put(None)
+            self._worker.join()
+        self.failure, self._error = self._error, None
+        return self.writer.close()
+
+
+_REPEAT = object()

@@ -1,5 +1,11 @@
 """demo.py on one video source: decode -> detect -> associate -> MiVOLO -> track -> aggregate ->
-draw / log, frame by frame, then the exports.
+draw / log, then the exports.
+
+Frames are decoded ahead in a thread. Detection and MiVOLO run over batches of `pipeline.batch`
+analysed frames (mivolo.pipeline); tracking, aggregation and logging then take the frames one
+by one in order, and with `pipeline.threaded_writer` drawing and encoding run in a thread. With
+`reid_merge_threshold`, each track's Re-ID embeddings are averaged during the run and track
+fragments of one person are joined at the end (mivolo.reid.merge) in every export.
 
 Whatever ends the run (the source ending, Ctrl-C, SIGTERM, an error) the outputs are finalised:
 a playable video with as many frames as were read, the JSON files up to the last analysed
@@ -10,12 +16,15 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import resource
 import signal
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import List, Optional
+from typing import Dict, List, Optional
+
+import torch
 
 import numpy as np
 from tqdm import tqdm
@@ -38,12 +47,23 @@ from mivolo.exports import (
     summary_document,
     write_frame_exports,
 )
+from mivolo.errors import MiVOLOError
 from mivolo.io_utils import write_json_atomic
+from mivolo.pipeline import FrameBatchAnalyser, PipelineSettings, StageClock
 from mivolo.predictor import Predictor
+from mivolo.reid.merge import TrackAppearanceAccumulator, merge_fragments
 from mivolo.sources import VideoSource
 from mivolo.structures import PersonAndFaceResult
 from mivolo.tracking import AppearanceEncoder, TrackedPerson, TrackerConfig, create_tracker, humans_from_detections
-from mivolo.video_io import OUTPUT_SUFFIX, AnnotatedVideoWriter, FramePacket, VideoInfo, VideoReader, prefetch
+from mivolo.video_io import (
+    OUTPUT_SUFFIX,
+    AnnotatedVideoWriter,
+    BackgroundVideoWriter,
+    FramePacket,
+    VideoInfo,
+    VideoReader,
+    prefetch,
+)
 
 _logger = logging.getLogger("mivolo")
 
@@ -63,6 +83,8 @@ class VideoJobSettings:
     min_track_length: int = DEFAULT_MIN_TRACK_LENGTH
     max_height: int = 1080
     progress: bool = True
+    pipeline: PipelineSettings = field(default_factory=PipelineSettings)
+    reid_merge_threshold: Optional[float] = None  # join track fragments at the end (needs a Re-ID encoder)
 
 
 @dataclass(frozen=True)
@@ -161,23 +183,35 @@ class VideoRun:
         self.settings = settings
         self.source = reader.source
         self.outputs = VideoOutputs.plan(settings, self.source.name)
+        if settings.reid_merge_threshold is not None and reid_encoder is None:
+            raise MiVOLOError("--reid-merge needs a Re-ID model: pass --reid NAME|PATH or set model in the tracker YAML")
+        self.reid_encoder = reid_encoder
         self.tracker = create_tracker(settings.tracker, reid_encoder)
         self.book = TrackBook(settings.aggregation)
         self.crops = CropWriter(self.outputs.crops_dir, settings.crop_every) if self.outputs.crops_dir else None
         self.stats = RunStats()
+        self.clock = StageClock()
+        self.analyser = FrameBatchAnalyser(predictor, settings.pipeline, self.clock)
+        self.appearances = TrackAppearanceAccumulator() if settings.reid_merge_threshold is not None else None
 
     # ---- one analysed frame ------------------------------------------------------------------
 
-    def analyse(self, packet: FramePacket, log: FrameLog) -> PersonAndFaceResult:
+    def track_and_log(self, packet: FramePacket, detections: PersonAndFaceResult, log: FrameLog) -> PersonAndFaceResult:
+        """One analysed frame after the networks: track, aggregate, log; the overlay to draw."""
         image = packet.image
-        detections = self.predictor.detector.predict(image)
-        detections.associate_faces_with_persons()
-        self.predictor.age_gender_model.predict(image, detections)  # one batch for all people
-        tracked = self.tracker.update(humans_from_detections(detections), image)
-        self.book.close(self.tracker.ended_track_ids())
+        with self.clock("track"):
+            tracked = self.tracker.update(humans_from_detections(detections), image)
+            self.book.close(self.tracker.ended_track_ids())
+        with self.clock("aggregate"):
+            return self._aggregate(packet, tracked, log)
+
+    def _aggregate(self, packet: FramePacket, tracked: List[TrackedPerson], log: FrameLog) -> PersonAndFaceResult:
+        image = packet.image
         height, width = image.shape[:2]
         people, estimates = [], []
         for person in tracked:
+            if self.appearances is not None and person.embedding is not None:
+                self.appearances.add(person.track_id, packet.index, person.embedding)
             human = person.human
             history = self.book.history(person.track_id, packet.timestamp_s)
             prediction = (
@@ -219,9 +253,42 @@ class VideoRun:
     def is_analysed(self, index: int) -> bool:
         return index % (self.settings.skip_frames + 1) == 0
 
+    def _open_writer(self):
+        if self.outputs.video is None:
+            return None
+        writer = AnnotatedVideoWriter(self.outputs.video, self.info)
+        return BackgroundVideoWriter(writer, self.clock) if self.settings.pipeline.threaded_writer else writer
+
+    def _write(self, writer, image, overlay: Optional[PersonAndFaceResult]) -> None:
+        render = (lambda: image) if overlay is None else (lambda: overlay.plot(img=image))
+        if isinstance(writer, BackgroundVideoWriter):
+            writer.write(render)
+            return
+        with self.clock("draw"):
+            frame = render()
+        with self.clock("encode"):
+            writer.write(frame)
+
+    def _process(self, pending: List[FramePacket], writer, log: FrameLog) -> None:
+        """Frames read since the last batch, in order: analyse the batch, then track, log and write each."""
+        analysed = [p for p in pending if not p.corrupt and self.is_analysed(p.index)]
+        detections = iter(self.analyser.analyse([p.image for p in analysed]) if analysed else [])
+        for packet in pending:
+            if packet.corrupt:
+                self.stats.frames_corrupt += 1
+                _logger.warning("%s: frame %d could not be decoded; skipped", self.source.display_name, packet.index)
+                if writer is not None:
+                    writer.repeat_last()
+                continue
+            if self.is_analysed(packet.index):
+                self._overlay = self.track_and_log(packet, next(detections), log)
+                self.stats.frames_analysed += 1
+            if writer is not None:
+                self._write(writer, packet.image, self._overlay)
+
     def run(self) -> VideoRunResult:
         settings = self.settings
-        writer = AnnotatedVideoWriter(self.outputs.video, self.info) if self.outputs.video else None
+        writer = self._open_writer()
         log = FrameLog(settings.output_dir / f".{self.source.name}.frames.jsonl")
         progress = tqdm(
             total=self.info.frame_count,
@@ -230,31 +297,25 @@ class VideoRun:
             disable=not settings.progress,
             dynamic_ncols=True,
         )
-        overlay: Optional[PersonAndFaceResult] = None
+        self._overlay: Optional[PersonAndFaceResult] = None
+        pending: List[FramePacket] = []
         started = time.perf_counter()
         try:
             # frames that are neither analysed nor drawn are grabbed, never decoded
             frames = self.reader.frames(lambda index: writer is not None or self.is_analysed(index))
             with StopRequest() as stop, contextlib.closing(prefetch(frames)) as packets:
-                for packet in packets:
+                for packet in self.clock.timed("decode", packets):
                     self.stats.frames_read += 1
                     progress.update(1)
-                    if packet.corrupt:
-                        self.stats.frames_corrupt += 1
-                        _logger.warning(
-                            "%s: frame %d could not be decoded; skipped", self.source.display_name, packet.index
-                        )
-                        if writer is not None:
-                            writer.repeat_last()
-                    else:
-                        if self.is_analysed(packet.index):
-                            overlay = self.analyse(packet, log)
-                            self.stats.frames_analysed += 1
-                        if writer is not None:
-                            writer.write(packet.image if overlay is None else overlay.plot(img=packet.image))
+                    pending.append(packet)
+                    analysable = sum(1 for p in pending if not p.corrupt and self.is_analysed(p.index))
+                    if analysable >= settings.pipeline.batch or stop.signal_name is not None:
+                        self._process(pending, writer, log)
+                        pending = []
                     if stop.signal_name is not None:
                         self.stats.stopped_by = stop.signal_name
                         break
+                self._process(pending, writer, log)
         except KeyboardInterrupt:
             self.stats.stopped_by = "SIGINT"
             raise
@@ -265,15 +326,38 @@ class VideoRun:
             progress.close()
             self.stats.seconds = time.perf_counter() - started
             video = writer.close() if writer is not None else None
+            self._record_resources()
             result = self.finalise(log, video)
+        failure = getattr(writer, "failure", None)
+        if failure is not None:
+            raise failure
         return result
+
+    def _record_resources(self) -> None:
+        self.stats.stage_seconds = dict(self.clock.seconds)
+        self.stats.peak_rss_mib = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+        device = getattr(self.predictor.age_gender_model, "device", None)
+        if isinstance(device, torch.device) and device.type == "cuda":
+            self.stats.peak_gpu_mib = round(torch.cuda.max_memory_allocated(device) / 2**20, 1)
+
+    def _merge_fragments(self) -> Optional[Dict[int, int]]:
+        """With --reid-merge: join the fragments in the track book; track ID -> person ID."""
+        if self.appearances is None:
+            return None
+        self.stats.tracks_before_merge = len(self.book.reported(self.settings.min_track_length))
+        merge = merge_fragments(self.appearances.summaries(), self.settings.reid_merge_threshold)
+        self.book.merge(group for group in merge.groups if len(group) > 1)
+        return merge.person_of_track
 
     def finalise(self, log: FrameLog, video: Optional[Path]) -> VideoRunResult:
         settings = self.settings
+        person_of_track = self._merge_fragments()
         reported = self.book.reported(settings.min_track_length)
         final = {track.track_id: track.estimate() for track in reported}
         use_final = settings.aggregation.mode is AggregationMode.GLOBAL
-        peak = write_frame_exports(log, final, use_final, self.outputs.frames_json, self.outputs.mot)
+        peak = write_frame_exports(
+            log, final, use_final, self.outputs.frames_json, self.outputs.mot, person_of_track
+        )
         log.discard()
         outputs = VideoOutputs(
             summary_json=self.outputs.summary_json,
@@ -298,6 +382,10 @@ class VideoRun:
                 "aggregation": settings.aggregation.mode.value,
                 "skip_frames": settings.skip_frames,
                 "min_track_length": settings.min_track_length,
+                "reid_model": None if self.reid_encoder is None else self.reid_encoder.name,
+                "reid_merge_threshold": settings.reid_merge_threshold,
+                "batch": settings.pipeline.batch,
+                "device_preprocessing": settings.pipeline.device_preprocessing,
             },
             stats=self.stats,
             tracks=reported,

@@ -96,7 +96,7 @@ def test_bad_tracker_config_is_one_clear_error(tmp_path, edit, message):
 
 
 def test_unknown_tracker_name_lists_the_known_ones():
-    with pytest.raises(MiVOLOError, match="botsort.yaml, bytetrack.yaml"):
+    with pytest.raises(MiVOLOError, match="botsort.yaml, botsort_static.yaml, bytetrack.yaml"):
         load_tracker_config("deepsort.yaml")
 
 

@@ -138,8 +138,9 @@ class CrossBottleneckAttn(nn.Module):
         )
 
     def _attend(self, q, k, v, height: int, width: int) -> torch.Tensor:
-        logits = (q @ k) * self.scale + self.pos_embed(q)
-        out = logits.softmax(dim=-1) @ v
+        # softmax(q k * scale + rel_pos(q)) v, fused by torch: the relative-position logits are
+        # the additive mask (at 384 the logit matrix is 2,304 x 2,304 per crop)
+        out = F.scaled_dot_product_attention(q, k.transpose(-1, -2), v, attn_mask=self.pos_embed(q), scale=self.scale)
         return out.transpose(-1, -2).reshape(q.shape[0], self.dim, height, width)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
