@@ -6,7 +6,7 @@ import logging
 import sys
 from pathlib import Path
 
-from mivolo.errors import MiVOLOError
+from mivolo.errors import MiVOLOError, run_command
 
 DESCRIPTION = """\
 Track the same video with no Re-ID and with each named Re-ID model, then print (and write as
@@ -105,13 +105,7 @@ def run(args: argparse.Namespace) -> int:
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(message)s")
-    try:
-        return run(args)
-    except MiVOLOError as exc:
-        if args.verbose:
-            raise
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    return run_command("demo_advanced_reid.py", lambda: run(args), args.verbose)
 
 
 if __name__ == "__main__":

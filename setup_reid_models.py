@@ -5,7 +5,7 @@ import argparse
 import logging
 import sys
 
-from mivolo.errors import MiVOLOError
+from mivolo.errors import MiVOLOError, run_command
 
 DESCRIPTION = """\
 Manage the person Re-ID models BoT-SORT uses to keep identities through crossings and
@@ -82,14 +82,12 @@ def run(args: argparse.Namespace) -> str:
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(message)s")
-    try:
+
+    def body() -> int:
         print(run(args))
-    except MiVOLOError as exc:
-        if args.verbose:
-            raise
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    return 0
+        return 0
+
+    return run_command("setup_reid_models.py", body, args.verbose)
 
 
 if __name__ == "__main__":

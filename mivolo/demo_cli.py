@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, List, Optional
 
 from mivolo.aggregation import DEFAULT_MIN_TRACK_LENGTH, AggregationMode, AggregationSettings
-from mivolo.errors import MiVOLOError
+from mivolo.errors import MiVOLOError, run_command
 from mivolo.io_utils import ensure_writable_dir
 from mivolo.reid.merge import DEFAULT_MERGE_THRESHOLD
 from mivolo.sources import VideoSource, resolve_inputs
@@ -412,13 +412,4 @@ def run(args: argparse.Namespace) -> int:
 def main(argv: Optional[List[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
-    try:
-        return run(args)
-    except MiVOLOError as exc:
-        if args.verbose:
-            raise
-        print(f"demo.py: error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("demo.py: interrupted", file=sys.stderr)
-        return 130
+    return run_command("demo.py", lambda: run(args), args.verbose)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from mivolo.errors import MiVOLOError  # noqa: E402
+from mivolo.errors import run_command  # noqa: E402
 from mivolo.export import DEFAULT_OPSET, EXPORT_FORMATS, export_detector, export_mivolo  # noqa: E402
 
 EPILOG = """\
@@ -55,21 +55,19 @@ def main(argv=None) -> int:
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
     if not args.verbose:
         os.environ.setdefault("YOLO_VERBOSE", "False")  # read by ultralytics when it is first imported
-    try:
+
+    def body() -> int:
         exported = []
         if args.checkpoint:
             exported += export_mivolo(args.checkpoint, args.output, formats=args.format, opset=args.opset)
         if args.detector_weights:
             exported += export_detector(args.detector_weights, args.output, formats=args.format, imgsz=args.detector_imgsz)
-    except MiVOLOError as exc:
-        if args.verbose:
-            raise
-        print(f"export.py: error: {exc}", file=sys.stderr)
-        return 2
-    for item in exported:
-        check = "" if item.max_abs_diff is None else f" (max |diff| vs PyTorch {item.max_abs_diff:.1e})"
-        print(f"{item.format:9s} {item.path}{check}")
-    return 0
+        for item in exported:
+            check = "" if item.max_abs_diff is None else f" (max |diff| vs PyTorch {item.max_abs_diff:.1e})"
+            print(f"{item.format:9s} {item.path}{check}")
+        return 0
+
+    return run_command("export.py", body, args.verbose)
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ from typing import List, Optional
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
-from mivolo.errors import MiVOLOError  # noqa: E402
+from mivolo.errors import run_command  # noqa: E402
 from mivolo.evaluation.prepare import FaceBoxFinder, add_detector_arguments, prepare_utk  # noqa: E402
 
 EPILOG = """\
@@ -38,14 +38,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Optional[List[str]] = None) -> int:
     args = build_parser().parse_args(argv)
-    try:
+
+    def body() -> int:
         finder = FaceBoxFinder.from_weights(args.detector, args.device)
         summary = prepare_utk(args.images, args.output, finder, progress=not args.no_progress)
-    except MiVOLOError as exc:
-        print(f"prepare_utk.py: error: {exc}", file=sys.stderr)
-        return 2
-    print("\n".join(summary.lines(args.output)))
-    return 0
+        print("\n".join(summary.lines(args.output)))
+        return 0
+
+    return run_command("prepare_utk.py", body)
 
 
 if __name__ == "__main__":

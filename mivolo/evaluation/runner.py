@@ -24,7 +24,7 @@ from tqdm import tqdm
 
 from mivolo.backends import TORCH, load_exported_mivolo, mivolo_backend_for
 from mivolo.devices import resolve_device
-from mivolo.errors import MiVOLOError
+from mivolo.errors import MiVOLOError, run_command
 from mivolo.evaluation.dataset import CropSettings, DatasetReport, EvalDataset, load_split
 from mivolo.evaluation.metrics import AgeScale, MetricsAccumulator, MetricsSummary, bins_for_dataset
 from mivolo.io_utils import atomic_path, ensure_writable_dir
@@ -391,7 +391,8 @@ def _summary_line(results: dict) -> str:
 
 def run_cli(options: EvalOptions, prog: str = "eval_pretrained.py", verbose: bool = False) -> int:
     """Evaluate, print the JSON after `--result`, write the results file and the plot; exit code."""
-    try:
+
+    def body() -> int:
         results, summary, report = evaluate(options)
         _print_report(report, options.skip_bad)
         print(_summary_line(results), file=sys.stderr)
@@ -411,11 +412,5 @@ def run_cli(options: EvalOptions, prog: str = "eval_pretrained.py", verbose: boo
             print(f"Results file: {options.results_file}", file=sys.stderr)
         print(f"{RESULT_DELIMITER}\n{json.dumps(results, indent=4)}")
         return 0
-    except MiVOLOError as exc:
-        if verbose:
-            raise
-        print(f"{prog}: error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print(f"{prog}: interrupted", file=sys.stderr)
-        return 130
+
+    return run_command(prog, body, verbose)
