@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from typing import List, Optional
 
+from mivolo.demo_cli import add_runtime_arguments
 from mivolo.evaluation.metrics import DATASET_NAMES
 from mivolo.evaluation.runner import RESULTS_FORMATS, EvalOptions, run_cli
 
@@ -73,14 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
     model.add_argument(
         "--checkpoint", required=True, type=Path, metavar="PATH", help="MiVOLO .pth.tar, .safetensors or folder"
     )
-    model.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: first GPU, else cpu)")
-    model.add_argument("--half", action="store_true", help="fp16 inference on GPU (ignored on cpu)")
-    model.add_argument(
-        "--backend",
-        choices=("torch", "onnx", "openvino"),
-        default=None,
-        help="inference runtime (default: from the checkpoint: .onnx -> onnx, .xml -> openvino, else torch)",
-    )
+    add_runtime_arguments(model)
     model.add_argument(
         "--with-persons", action="store_true", help="use body crops (needs person columns and a face+body model)"
     )

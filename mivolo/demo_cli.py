@@ -55,23 +55,28 @@ exit codes: 0 done (bad files in a folder are skipped and counted), 2 bad input 
 """
 
 
-def add_model_arguments(parser: argparse.ArgumentParser) -> None:
-    models = parser.add_argument_group("models")
-    models.add_argument("--detector-weights", metavar="PATH", help="YOLOv8 person+face .pt (default: hub download)")
-    models.add_argument(
-        "--checkpoint", metavar="PATH", help="MiVOLO .pth.tar, .safetensors or folder (default: MiVOLO v2)"
-    )
-    models.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: first GPU, else cpu)")
-    models.add_argument("--with-persons", action="store_true", help="use body crops as well as faces")
-    models.add_argument("--disable-faces", action="store_true", help="estimate from bodies only (needs --with-persons)")
-    models.add_argument("--half", action="store_true", help="fp16 inference on GPU (ignored on cpu)")
-    models.add_argument(
+def add_runtime_arguments(group) -> None:
+    """--device, --half and --backend: where and how the models run (every tool that runs MiVOLO)."""
+    group.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: first GPU, else cpu)")
+    group.add_argument("--half", action="store_true", help="fp16 inference on GPU (ignored on cpu)")
+    group.add_argument(
         "--backend",
         choices=("torch", "onnx", "openvino"),
         default=None,
         help="inference runtime (default: from the weight files: .onnx -> onnx, .xml or *_openvino_model -> "
         "openvino, else torch); export with tools/export.py",
     )
+
+
+def add_model_arguments(parser: argparse.ArgumentParser) -> None:
+    models = parser.add_argument_group("models")
+    models.add_argument("--detector-weights", metavar="PATH", help="YOLOv8 person+face .pt (default: hub download)")
+    models.add_argument(
+        "--checkpoint", metavar="PATH", help="MiVOLO .pth.tar, .safetensors or folder (default: MiVOLO v2)"
+    )
+    models.add_argument("--with-persons", action="store_true", help="use body crops as well as faces")
+    models.add_argument("--disable-faces", action="store_true", help="estimate from bodies only (needs --with-persons)")
+    add_runtime_arguments(models)
     models.add_argument(
         "--detector-imgsz",
         type=int,
