@@ -35,7 +35,10 @@ examples:
       --dataset_name lagenda --checkpoint models/mivolo_imdb.pth.tar --with-persons --batch-size 64
   python eval_pretrained.py --dataset_images data/utk --dataset_annotations data/utk/annotation \\
       --dataset_name utk --split test --checkpoint models/model_utk_age_gender.pth.tar --results-file utk.json \\
-      --results-format json --draw-hist
+      --draw-hist
+
+img_name must lead to a file inside --dataset_images (no absolute path, no way out through .. or a
+symlink); a row that does not, a line that is not UTF-8 or not CSV, is a bad row like any other.
 
 exit codes: 0 done, 2 bad input (every bad row is named by file and line; --skip-bad leaves them out).
 """
@@ -50,7 +53,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     data = parser.add_argument_group("data")
     data.add_argument(
-        "--dataset_images", required=True, metavar="DIR", help="folder the CSV img_name paths are relative to"
+        "--dataset_images",
+        required=True,
+        metavar="DIR",
+        help="folder the CSV img_name paths are relative to (and must stay inside)",
     )
     data.add_argument(
         "--dataset_annotations",
@@ -98,10 +104,17 @@ def build_parser() -> argparse.ArgumentParser:
         "--hist-file", type=Path, default=Path("age_error.png"), metavar="PNG", help="(default: age_error.png)"
     )
     output.add_argument(
-        "--results-file", type=Path, default=None, metavar="FILENAME", help="also write the results here"
+        "--results-file",
+        type=Path,
+        default=None,
+        metavar="FILENAME",
+        help="also write the results here; the extension .csv or .json picks the format",
     )
     output.add_argument(
-        "--results-format", default="csv", choices=RESULTS_FORMATS, help="results file format (default: csv)"
+        "--results-format",
+        default=None,
+        choices=RESULTS_FORMATS,
+        help="format of a --results-file with another extension (default: from the extension)",
     )
     return parser
 

@@ -9,6 +9,8 @@ checkpoint's avg_age of 50, so a wrong scale would show in every figure.
 import csv
 import importlib.util
 import json
+import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -18,6 +20,8 @@ import numpy as np
 import pytest
 import torch
 
+from mivolo.errors import MiVOLOError
+from mivolo.evaluation import runner
 from mivolo.evaluation.dataset import CropSettings, EvalDataset, load_split
 from mivolo.model.checkpoint import CheckpointMeta, save_legacy_checkpoint
 from mivolo.model.mivolo_model import create_mivolo
@@ -327,3 +331,176 @@ def test_command_line_error_is_one_line_without_traceback(constant_checkpoint, t
     assert result.returncode == 2
     assert result.stderr.startswith(f"eval_pretrained.py: error: {csv_path}:1: missing columns gender, face_x0")
     assert "Traceback" not in result.stderr and result.stdout == ""
+
+
+def confinement_set(tmp_path):
+    """images/ with a.png, and a valid image outside it that a row could reach."""
+    images = tmp_path / "data" / "images"
+    images.mkdir(parents=True)
+    write_image(images / "a.png", 64, 48)
+    outside = tmp_path / "data" / "secret.png"
+    write_image(outside, 64, 48, seed=1)
+    return images, outside
+
+
+@pytest.mark.parametrize("kind", ["absolute", "dot-dot", "symlink"])
+def test_img_name_outside_dataset_images_stops_the_run(constant_checkpoint, tmp_path, capsys, kind):
+    images, outside = confinement_set(tmp_path)
+    (images / "link.png").symlink_to(outside)
+    image_name, message = {
+        "absolute": (str(outside), f"img_name '{outside}' is an absolute path"),
+        "dot-dot": ("../secret.png", f"img_name '../secret.png' resolves to {outside}, outside --dataset_images"),
+        "symlink": ("link.png", f"img_name 'link.png' resolves to {outside}, outside --dataset_images"),
+    }[kind]
+    csv_path = write_csv(tmp_path / "ann" / "set_test.csv", HEADER, [(image_name, 30, "F", 0, 0, 48, 64)])
+    code, _, err = run_eval(capsys, *dataset_args(images, csv_path.parent, "utk", constant_checkpoint))
+    assert code == 2 and err.count("\n") == 1
+    assert f"{csv_path}:2: {message}" in err
+
+
+def test_skip_bad_leaves_out_rows_outside_dataset_images(constant_checkpoint, tmp_path, capsys):
+    images, outside = confinement_set(tmp_path)
+    (images / "out.png").symlink_to(outside)
+    (images / "alias.png").symlink_to(images / "a.png")  # a symlink that stays inside is fine
+    (images / "loop.png").symlink_to(images / "loop.png")
+    (images / "sub").mkdir()
+    rows = [
+        ("a.png", 30, "F", 0, 0, 48, 64),
+        (str(outside), 30, "F", 0, 0, 48, 64),
+        ("../secret.png", 30, "F", 0, 0, 48, 64),
+        ("out.png", 30, "F", 0, 0, 48, 64),
+        ("loop.png", 30, "F", 0, 0, 48, 64),
+        ("alias.png", 40, "F", 0, 0, 48, 64),
+        ("sub/../a.png", 20, "F", 0, 0, 48, 64),  # `..` that stays inside is fine
+    ]
+    csv_path = write_csv(tmp_path / "ann" / "set_test.csv", HEADER, rows)
+    args = dataset_args(images, csv_path.parent, "utk", constant_checkpoint)
+    code, results, err = run_eval(capsys, *args, "--skip-bad")
+    assert code == 0, err
+    # ages 30, 40, 20 against 32.5
+    assert (results["samples"], results["skipped_bad_rows"], results["mae"]) == (3, 4, 7.5)
+    assert f"{csv_path}:3: img_name '{outside}' is an absolute path" in err
+    assert f"{csv_path}:4: img_name '../secret.png' resolves to {outside}" in err
+    assert f"{csv_path}:5: img_name 'out.png' resolves to {outside}" in err
+    assert f"{csv_path}:6: image not found: {images / 'loop.png'}" in err
+
+
+def unreadable_lines_set(tmp_path):
+    """header, good row, a 200000-character field, a 0xff byte, good row (lines 1 to 5)."""
+    images = tmp_path / "images"
+    images.mkdir()
+    write_image(images / "a.png", 64, 48)
+    csv_path = tmp_path / "ann" / "set_test.csv"
+    csv_path.parent.mkdir()
+    csv_path.write_bytes(
+        f"{HEADER}\na.png,30,F,0,0,48,64\na.png,30,F,{'9' * 200_000},0,48,64\n".encode()
+        + b"a\xff.png,30,F,0,0,48,64\na.png,40,F,0,0,48,64\n"
+    )
+    return images, csv_path
+
+
+def test_skip_bad_skips_a_huge_field_and_a_non_utf8_byte(constant_checkpoint, tmp_path, capsys):
+    images, csv_path = unreadable_lines_set(tmp_path)
+    args = dataset_args(images, csv_path.parent, "utk", constant_checkpoint)
+    code, results, err = run_eval(capsys, *args, "--skip-bad")
+    assert code == 0, err
+    assert (results["samples"], results["skipped_bad_rows"], results["mae"]) == (2, 2, 5.0)  # errors 2.5 and 7.5
+    assert f"skipped bad row {csv_path}:3: not a readable CSV row (field larger than field limit (131072))" in err
+    assert f"skipped bad row {csv_path}:4: not UTF-8 text (byte 0xff)" in err
+
+
+def test_a_huge_field_without_skip_bad_stops_at_its_line(constant_checkpoint, tmp_path, capsys):
+    images, csv_path = unreadable_lines_set(tmp_path)
+    code, _, err = run_eval(capsys, *dataset_args(images, csv_path.parent, "utk", constant_checkpoint))
+    assert code == 2 and err.count("\n") == 1
+    assert f"{csv_path}:3: not a readable CSV row (field larger than field limit (131072)) (2 bad rows in all)" in err
+
+
+def test_a_row_over_several_lines_is_named_by_its_first_line_on_one_line(tmp_path):
+    write_image(tmp_path / "a.png", 64, 48)
+    csv_path = tmp_path / "ann" / "set_test.csv"
+    csv_path.parent.mkdir()
+    csv_path.write_text(f'{HEADER}\n"a\n.png",30,F,0,0,48,64\na.png,x,F,0,0,48,64\na.png,30,F,0,0,48,64\n')
+    settings = CropSettings(use_faces=True, use_persons=False, only_age=False)
+    samples, report = load_split(tmp_path, csv_path, ["test"], None, settings, skip_bad=True, progress=False)
+    assert len(samples) == 1
+    assert [str(bad) for bad in report.bad_rows] == [
+        f"{csv_path}:2: img_name 'a\\n.png' contains a line break",
+        f"{csv_path}:4: age 'x' is not a number (or -1)",
+    ]
+
+
+def test_a_header_that_is_not_utf8_is_named_at_line_1(tmp_path):
+    csv_path = tmp_path / "set_test.csv"
+    csv_path.write_bytes(HEADER.replace("age", "\xe2ge").encode("latin-1") + b"\na.png,30,F,0,0,48,64\n")
+    settings = CropSettings(use_faces=True, use_persons=False, only_age=False)
+    with pytest.raises(MiVOLOError, match=rf"^{re.escape(str(csv_path))}:1: not UTF-8 text \(byte 0xe2\)"):
+        load_split(tmp_path, csv_path, ["test"], None, settings, progress=False)
+
+
+@pytest.mark.skipif(not Path("/proc/self/mem").is_file(), reason="needs Linux /proc")
+def test_an_annotation_file_that_fails_to_read_is_one_line(constant_checkpoint, tmp_path, capsys):
+    # /proc/self/mem opens as a regular file, and reading its offset 0 fails with EIO
+    code, _, err = run_eval(capsys, *dataset_args(tmp_path, "/proc/self/mem", "utk", constant_checkpoint))
+    assert code == 2
+    assert err == "eval_pretrained.py: error: /proc/self/mem: cannot read annotation file (Input/output error)\n"
+
+
+def test_an_image_that_breaks_during_the_run_is_one_line(constant_checkpoint, tmp_path, capsys, monkeypatch):
+    images = tmp_path / "images"
+    images.mkdir()
+    write_image(images / "a.png", 64, 48)
+    csv_path = write_csv(tmp_path / "ann" / "set_test.csv", HEADER, [("a.png", 30, "F", 0, 0, 48, 64)])
+    real_load_split = runner.load_split
+
+    def load_then_break(*args, **kwargs):
+        loaded = real_load_split(*args, **kwargs)
+        (images / "a.png").write_bytes(b"overwritten after the checks")
+        return loaded
+
+    monkeypatch.setattr(runner, "load_split", load_then_break)
+    # a loader worker process: its error comes back wrapped with the worker's traceback
+    args = dataset_args(images, csv_path.parent, "utk", constant_checkpoint)
+    code, _, err = run_eval(capsys, *args, "--workers", "1")
+    assert code == 2
+    assert err == f"eval_pretrained.py: error: {csv_path}:2: image {images / 'a.png'} can no longer be read\n"
+
+
+def test_results_file_format_follows_its_extension(constant_checkpoint, tmp_path, capsys):
+    images = tmp_path / "images"
+    images.mkdir()
+    write_image(images / "a.png", 64, 48)
+    csv_path = write_csv(tmp_path / "ann" / "set_test.csv", HEADER, [("a.png", 30, "F", 0, 0, 48, 64)])
+    args = dataset_args(images, csv_path.parent, "utk", constant_checkpoint)
+    code, results, err = run_eval(capsys, *args, "--results-file", str(tmp_path / "r.json"))
+    assert code == 0, err
+    assert json.loads((tmp_path / "r.json").read_text()) == results
+    code, results, err = run_eval(capsys, *args, "--results-file", str(tmp_path / "r.out"), "--results-format", "csv")
+    assert code == 0, err
+    with open(tmp_path / "r.out", newline="") as handle:
+        (row,) = list(csv.DictReader(handle))
+    assert float(row["mae"]) == results["mae"] == 2.5
+
+
+@pytest.mark.parametrize(
+    "output_args, message",
+    [
+        (["--results-file", "r.json", "--results-format", "csv"], "--results-format csv contradicts --results-file"),
+        (["--results-file", "r.CSV", "--results-format", "json"], "--results-format json contradicts --results-file"),
+        (["--results-file", "r.txt"], "r.txt: the format follows the extension (.csv or .json); give --results-format"),
+        (["--results-format", "json"], "--results-format json needs --results-file"),
+        (["--results-file", "outdir"], "--results-file outdir is a folder; give the path of a file to write"),
+        (["--draw-hist", "--hist-file", "outdir"], "--hist-file outdir is a folder"),
+        (["--results-file", "fifo.csv"], "--results-file fifo.csv is not a regular file"),
+    ],
+)
+def test_bad_output_options_stop_before_any_work(tmp_path, capsys, monkeypatch, output_args, message):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "outdir").mkdir()
+    os.mkfifo(tmp_path / "fifo.csv")
+    # nothing exists but the outputs: an error about them proves they are checked first
+    args = dataset_args(tmp_path / "no-images", tmp_path / "no-annotations", "utk", tmp_path / "no-checkpoint.pth.tar")
+    code, _, err = run_eval(capsys, *args, *output_args)
+    assert code == 2 and err.count("\n") == 1
+    assert message in err
+    assert not (tmp_path / "r.json").exists() and not (tmp_path / "r.txt").exists()

@@ -7,8 +7,10 @@ sample's own face plus every other annotated face or body with IoU >= 1e-4 (no e
 an unusable crop is a black S x S image. Crops leave here as letterboxed RGB uint8 CHW; the
 runner normalises them on the device.
 
-Every bad row is reported with its file and line. Rows that cannot be evaluated by rule (a
-face under 5 px, no labels, ...) are not errors: they are counted and shown at the end.
+Every bad row is reported with its file and line (the first line of a record that spans several),
+including a line that is not UTF-8 or not CSV and an img_name that leads outside the images
+folder. Rows that cannot be evaluated by rule (a face under 5 px, no labels, ...) are not errors:
+they are counted and shown at the end.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from collections import Counter, defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, Iterable, List, NamedTuple, Optional, Sequence, Tuple
+from typing import Dict, Iterable, Iterator, List, NamedTuple, Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
@@ -207,35 +209,88 @@ def _header_columns(csv_path: Path, header: Optional[List[str]], need_persons: b
     return {name: names.index(name) for name in wanted}
 
 
+def _not_utf8(fields: Sequence[str]) -> Optional[str]:
+    """The file is read with errors="surrogateescape", so each byte that is not UTF-8 is a lone surrogate."""
+    try:
+        "".join(fields).encode("utf-8")
+    except UnicodeEncodeError as exc:
+        return f"not UTF-8 text (byte 0x{ord(exc.object[exc.start]) - 0xDC00:02x}); save the file as UTF-8"
+    return None
+
+
+def _csv_records(handle) -> Iterator[Tuple[int, List[str], Optional[str]]]:
+    """(first line, fields, problem) per CSV record; the fields mean nothing when there is a problem."""
+    reader = csv.reader(handle)
+    line = 1
+    while True:
+        try:
+            fields = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            # the reader starts afresh at the next line, so an unreadable line costs one row, not the file
+            yield line, [], f"not a readable CSV row ({exc})"
+        else:
+            yield line, fields, _not_utf8(fields)
+        line = reader.line_num + 1
+
+
 def read_annotation_csv(
     csv_path: Path, images_dir: Path, bins: Optional[AgeBins], need_persons: bool
 ) -> Tuple[List[AnnotationRow], List[BadRow]]:
     """Parse one annotation file. Header problems are fatal; row problems come back as BadRow."""
     rows: List[AnnotationRow] = []
     bad: List[BadRow] = []
+    images_root = Path(os.path.realpath(images_dir))
     try:
-        handle = open(csv_path, newline="", encoding="utf-8-sig")
+        handle = open(csv_path, newline="", encoding="utf-8-sig", errors="surrogateescape")
     except OSError as exc:
         raise MiVOLOError(f"{csv_path}: cannot read annotation file ({exc.strerror or exc})") from exc
     with handle:
-        reader = csv.reader(handle)
         try:
-            columns = _header_columns(csv_path, next(reader, None), need_persons)
-            for fields in reader:
-                source = RowSource(csv_path, reader.line_num)
+            records = _csv_records(handle)
+            _, header, problem = next(records, (1, None, None))
+            if problem:
+                raise MiVOLOError(f"{csv_path}:1: {problem}")
+            columns = _header_columns(csv_path, header, need_persons)
+            for line, fields, problem in records:
+                source = RowSource(csv_path, line)
+                if problem:
+                    bad.append(BadRow(source, problem))
+                    continue
                 if not any(value.strip() for value in fields):
                     continue  # blank line
                 try:
-                    rows.append(_parse_row(fields, columns, source, images_dir, bins))
+                    rows.append(_parse_row(fields, columns, source, images_dir, images_root, bins))
                 except ValueError as exc:
                     bad.append(BadRow(source, str(exc)))
-        except (csv.Error, UnicodeDecodeError) as exc:
-            raise MiVOLOError(f"{csv_path}:{reader.line_num}: not a readable CSV file ({exc})") from exc
+        except OSError as exc:
+            raise MiVOLOError(f"{csv_path}: cannot read annotation file ({exc.strerror or exc})") from exc
     return rows, bad
 
 
+def _confined_image_path(images_dir: Path, images_root: Path, image_name: str) -> str:
+    """The row's image inside --dataset_images; a row must not make the run read any other file."""
+    if "\n" in image_name or "\r" in image_name:
+        # refused, so that every message naming the image stays one line
+        raise ValueError(f"img_name {image_name!r} contains a line break")
+    if os.path.isabs(image_name):
+        raise ValueError(f"img_name {image_name!r} is an absolute path; it must be relative to --dataset_images")
+    image_path = os.path.join(images_dir, image_name)
+    # os.path.realpath, not Path.resolve: a symlink loop must be a bad row, not a RuntimeError
+    real_path = os.path.realpath(image_path)
+    if not Path(real_path).is_relative_to(images_root):
+        raise ValueError(f"img_name {image_name!r} resolves to {real_path}, outside --dataset_images {images_root}")
+    return image_path
+
+
 def _parse_row(
-    fields: List[str], columns: Dict[str, int], source: RowSource, images_dir: Path, bins: Optional[AgeBins]
+    fields: List[str],
+    columns: Dict[str, int],
+    source: RowSource,
+    images_dir: Path,
+    images_root: Path,
+    bins: Optional[AgeBins],
 ) -> AnnotationRow:
     if len(fields) <= max(columns.values()):
         raise ValueError(f"malformed row: {len(fields)} fields, the header has at least {max(columns.values()) + 1}")
@@ -247,7 +302,7 @@ def _parse_row(
     person_box = parse_box([value[name] for name in PERSON_COLUMNS], "person") if PERSON_COLUMNS[0] in value else None
     row = AnnotationRow(
         source=source,
-        image_path=os.path.join(images_dir, image_name),
+        image_path=_confined_image_path(images_dir, images_root, image_name),
         age_label=parse_age(value["age"], bins),
         gender_label=parse_gender(value["gender"]),
         face_box=face_box,

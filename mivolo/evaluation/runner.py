@@ -55,7 +55,7 @@ class EvalOptions:
     draw_hist: bool = False
     hist_file: Path = Path("age_error.png")
     results_file: Optional[Path] = None
-    results_format: str = "csv"
+    results_format: Optional[str] = None  # csv or json; None: from the --results-file extension
     skip_bad: bool = False
     warmup_steps: int = 2
     progress: bool = True
@@ -81,15 +81,39 @@ def _validate(options: EvalOptions) -> None:
         raise MiVOLOError(f"--warmup-steps must be 0 or more, got {options.warmup_steps}")
     if not options.splits:
         raise MiVOLOError("--split is empty: give one or more names separated by commas")
-    if options.results_format not in RESULTS_FORMATS:
-        raise MiVOLOError(
-            f"--results-format must be one of {', '.join(RESULTS_FORMATS)}, got {options.results_format!r}"
-        )
     # fail before the long run, not after it
-    if options.results_file is not None:
-        ensure_writable_dir(options.results_file.parent)
-    if options.draw_hist:
-        ensure_writable_dir(options.hist_file.parent)
+    outputs = {"--results-file": options.results_file, "--hist-file": options.hist_file if options.draw_hist else None}
+    for flag, path in outputs.items():
+        if path is None:
+            continue
+        # the file is renamed over the target at the end: a folder would fail then, a device or FIFO be replaced
+        if path.exists() and not path.is_file():
+            kind = "a folder" if path.is_dir() else "not a regular file"
+            raise MiVOLOError(f"{flag} {path} is {kind}; give the path of a file to write")
+        ensure_writable_dir(path.parent)
+    results_format_for(options)
+
+
+def results_format_for(options: EvalOptions) -> Optional[str]:
+    """csv or json: --results-format where given, else the --results-file extension; None without a file."""
+    chosen = options.results_format
+    if chosen is not None and chosen not in RESULTS_FORMATS:
+        raise MiVOLOError(f"--results-format must be one of {', '.join(RESULTS_FORMATS)}, got {chosen!r}")
+    path = options.results_file
+    if path is None:
+        if chosen is not None:
+            raise MiVOLOError(f"--results-format {chosen} needs --results-file (nothing would be written)")
+        return None
+    suffix = path.suffix.lower().lstrip(".")
+    from_name = suffix if suffix in RESULTS_FORMATS else None
+    if chosen is not None and from_name is not None and chosen != from_name:
+        raise MiVOLOError(f"--results-format {chosen} contradicts --results-file {path}; drop one of them")
+    if chosen is None and from_name is None:
+        raise MiVOLOError(
+            f"--results-file {path}: the format follows the extension (.csv or .json); "
+            f"give --results-format {' or '.join(RESULTS_FORMATS)} for another name"
+        )
+    return chosen or from_name
 
 
 def _sync_time(device: torch.device) -> float:
@@ -218,20 +242,33 @@ def _run_batches(
     bar = tqdm(total=len(loader.dataset), desc="Evaluating", unit="img", disable=not progress)
     start = mark = _sync_time(device)
     with torch.inference_mode():
-        for batch in loader:
-            images = normalize(batch.image)
-            ready = _sync_time(device)
-            output = model(images.half() if half else images)
-            done = _sync_time(device)
-            preprocessing += ready - mark
-            inference += done - ready
-            metrics.update(output, batch.age, batch.gender)
-            seen += images.shape[0]
-            bar.update(images.shape[0])
-            bar.set_postfix(_progress_postfix(metrics), refresh=False)
-            mark = _sync_time(device)
-    bar.close()
+        try:
+            for batch in loader:
+                images = normalize(batch.image)
+                ready = _sync_time(device)
+                output = model(images.half() if half else images)
+                done = _sync_time(device)
+                preprocessing += ready - mark
+                inference += done - ready
+                metrics.update(output, batch.age, batch.gender)
+                seen += images.shape[0]
+                bar.update(images.shape[0])
+                bar.set_postfix(_progress_postfix(metrics), refresh=False)
+                mark = _sync_time(device)
+        except MiVOLOError as exc:
+            raise MiVOLOError(_worker_message(exc)) from exc
+        finally:
+            bar.close()
     return Timing(seen, preprocessing, inference, mark - start)
+
+
+def _worker_message(exc: MiVOLOError) -> str:
+    """A loader worker's MiVOLOError comes back as "Caught MiVOLOError in DataLoader worker process N."
+    plus the worker's traceback, whose last line is "mivolo.errors.MiVOLOError: <message>"."""
+    lines = str(exc).rstrip().splitlines()
+    if len(lines) <= 1:
+        return str(exc)
+    return lines[-1].partition(": ")[2] or lines[0]
 
 
 def build_results(
@@ -408,7 +445,7 @@ def run_cli(options: EvalOptions, prog: str = "eval_pretrained.py", verbose: boo
                 )
                 print(f"Error per age plot: {plot_age_errors(summary, options.hist_file, title)}", file=sys.stderr)
         if options.results_file is not None:
-            write_results(options.results_file, results, options.results_format)
+            write_results(options.results_file, results, results_format_for(options))
             print(f"Results file: {options.results_file}", file=sys.stderr)
         print(f"{RESULT_DELIMITER}\n{json.dumps(results, indent=4)}")
         return 0
