@@ -42,8 +42,14 @@ def atomic_path(target) -> Iterator[Path]:
 
 
 def write_json_atomic(target, data) -> Path:
+    """Write strict JSON: a NaN or infinity is refused, since `json.dumps` would write a bare NaN
+    that other JSON readers reject."""
+    try:
+        text = json.dumps(data, indent=2, allow_nan=False)
+    except ValueError as exc:
+        raise MiVOLOError(f"{target}: not written: the data is not strict JSON ({exc})") from exc
     with atomic_path(target) as tmp:
-        tmp.write_text(json.dumps(data, indent=2))
+        tmp.write_text(text)
     return Path(target)
 
 

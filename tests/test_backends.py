@@ -157,6 +157,23 @@ def test_graph_that_disagrees_with_its_metadata_is_refused(tmp_path):
     assert "batch axis is fixed" in _load_error(fixed_batch)
 
 
+@pytest.mark.parametrize(
+    "key, value, reason",
+    [
+        ("avg_age", "nan", "avg_age must be a finite number, found nan"),
+        ("min_age", "-inf", "min_age must be a finite number, found -inf"),
+        ("max_age", "1e999", "max_age must be a finite number, found inf"),  # float() overflows to inf
+        ("max_age", "1.0", "max_age (1) must be greater than min_age (1)"),
+        ("avg_age", "forty-eight", "MiVOLO metadata avg_age='forty-eight' is not a number"),
+        ("input_size", "224.0", "MiVOLO metadata input_size='224.0' is not a whole number"),
+    ],
+)
+@pytest.mark.parametrize("backend", ["onnx", "openvino"])
+def test_bad_age_scale_or_number_in_metadata_is_one_line(tmp_path, backend, key, value, reason):
+    path = write_tiny_onnx(tmp_path / "bad.onnx", {**GOOD_META, key: value})
+    assert _load_error(path, backend).startswith(f"{path}: {reason}")
+
+
 def test_unsupported_opset_says_what_to_upgrade(tmp_path):
     message = _load_error(write_tiny_onnx(tmp_path / "future.onnx", GOOD_META, opset=99))
     assert "opset 99" in message and "pip install -U onnxruntime" in message

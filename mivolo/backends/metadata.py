@@ -50,6 +50,21 @@ def _parse_bool(value: str, key: str, path: Path) -> bool:
     return value == "True"
 
 
+def _parse_int(value: str, key: str, path: Path) -> int:
+    try:
+        return int(value)
+    except ValueError:
+        raise CheckpointError(f"{path}: MiVOLO metadata {key}={value!r} is not a whole number") from None
+
+
+def _parse_float(value: str, key: str, path: Path) -> float:
+    # "nan" and "inf" parse; CheckpointMeta.validated refuses them
+    try:
+        return float(value)
+    except ValueError:
+        raise CheckpointError(f"{path}: MiVOLO metadata {key}={value!r} is not a number") from None
+
+
 def from_metadata(
     props: Mapping[str, str], path: Path, input_shape: Sequence[Optional[int]], output_shape: Sequence[Optional[int]]
 ) -> ExportedModelInfo:
@@ -69,18 +84,13 @@ def from_metadata(
         raise CheckpointError(
             f"{path}: exported architecture {architecture!r} is not supported (expected one of {', '.join(SUPPORTED_ARCHITECTURES)})"
         )
-    try:
-        meta = CheckpointMeta(
-            min_age=float(props["min_age"]),
-            max_age=float(props["max_age"]),
-            avg_age=float(props["avg_age"]),
-            no_gender=_parse_bool(props["no_gender"], "no_gender", path),
-            with_persons_model=_parse_bool(props["with_persons_model"], "with_persons_model", path),
-            input_size=int(props["input_size"]),
-        )
-        param_count = int(props.get(PARAM_COUNT_KEY, "0"))
-    except ValueError as exc:
-        raise CheckpointError(f"{path}: unreadable MiVOLO metadata ({exc})")
+    meta = CheckpointMeta.validated(
+        path,
+        **{key: _parse_float(props[key], key, path) for key in ("min_age", "max_age", "avg_age")},
+        **{key: _parse_bool(props[key], key, path) for key in ("no_gender", "with_persons_model")},
+        input_size=_parse_int(props["input_size"], "input_size", path),
+    )
+    param_count = _parse_int(props.get(PARAM_COUNT_KEY, "0"), PARAM_COUNT_KEY, path)
     if variant_name(meta.input_size, meta.in_chans) != architecture:
         raise CheckpointError(f"{path}: metadata says {architecture} but input_size/with_persons_model disagree")
     expected_input = (None, meta.in_chans, meta.input_size, meta.input_size)
