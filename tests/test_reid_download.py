@@ -6,6 +6,7 @@ import hashlib
 import http.server
 import re
 import threading
+import time
 from typing import ClassVar, List, Optional, Tuple
 
 import pytest
@@ -14,6 +15,8 @@ from mivolo.reid.download import DownloadError, download, partial_path
 
 PAYLOAD = bytes(range(256)) * 1024  # 262,144 bytes
 CUT_AFTER = 100_000  # bytes the "flaky" route sends before dropping the connection
+SMALL = 1000  # the published size the bounded-download tests claim: cap 1000 * 1.5 + 1 MiB
+SMALL_CAP = 1500 + 1_048_576
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
@@ -26,6 +29,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
         Handler.requests.append((self.path, self.headers.get("Range")))
         if self.path == "/missing.pt":
             self.send_error(404, "Not Found")
+            return
+        if self.path in _ENDLESS_ROUTES:
+            try:
+                _ENDLESS_ROUTES[self.path](self)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the client gave up, as it should
             return
         match = re.match(r"bytes=(\d+)-", self.headers.get("Range") or "")
         start = int(match.group(1)) if match else 0
@@ -43,6 +52,43 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.close_connection = True
             return
         self.wfile.write(body)
+
+
+def _octet_stream(handler, length: Optional[int] = None):
+    handler.send_response(200)
+    handler.send_header("Content-Type", "application/octet-stream")
+    if length is not None:
+        handler.send_header("Content-Length", str(length))
+    handler.end_headers()  # no length: HTTP/1.0, the body lasts until the server closes
+
+
+def _forever(handler):
+    _octet_stream(handler)
+    for _ in range(10_000):  # 655 MB: far past any cap the tests set, and it does end
+        handler.wfile.write(PAYLOAD[: 1 << 16])
+
+
+def _trickle(handler, pause: float, count: int):
+    _octet_stream(handler)
+    for _ in range(count):
+        handler.wfile.write(b"x")
+        handler.wfile.flush()
+        time.sleep(pause)
+
+
+def _huge(handler):
+    _octet_stream(handler, length=10**12)  # a terabyte promised; a few bytes sent
+    handler.wfile.write(PAYLOAD[:10])
+    handler.wfile.flush()
+    time.sleep(5)
+
+
+_ENDLESS_ROUTES = {
+    "/forever.pt": _forever,
+    "/one-byte-every-2s.pt": lambda handler: _trickle(handler, pause=2.0, count=15),
+    "/one-byte-every-0.1s.pt": lambda handler: _trickle(handler, pause=0.1, count=300),
+    "/huge.pt": _huge,
+}
 
 
 @pytest.fixture
@@ -104,3 +150,64 @@ def test_http_404_is_a_clear_error(server, tmp_path):
 def test_unreachable_server_is_a_clear_error(tmp_path):
     with pytest.raises(DownloadError, match="cannot connect"):
         download("http://127.0.0.1:9/model.pt", tmp_path / "model.pt", show_progress=False)
+
+
+# ---- bounded downloads: size, silence, wall time ----
+
+
+def test_server_that_streams_forever_is_cut_at_the_size_cap(server, tmp_path):
+    target = tmp_path / "model.pt"
+    started = time.monotonic()
+    with pytest.raises(DownloadError) as info:
+        download(f"{server}/forever.pt", target, size=SMALL, show_progress=False)
+    assert time.monotonic() - started < 10
+    assert str(info.value) == (
+        f"{server}/forever.pt: the server sent more than the {SMALL_CAP} bytes accepted for this model; "
+        "the partial file was deleted"
+    )
+    assert list(tmp_path.iterdir()) == []  # neither the target nor the partial file
+
+
+@pytest.mark.parametrize("size, cap", [(SMALL, SMALL_CAP), (None, 1 << 30)], ids=["published-size", "unknown-size"])
+def test_announced_size_over_the_cap_is_refused_before_downloading(server, tmp_path, size, cap):
+    target = tmp_path / "model.pt"
+    started = time.monotonic()
+    with pytest.raises(DownloadError) as info:
+        download(f"{server}/huge.pt", target, size=size, show_progress=False)
+    assert time.monotonic() - started < 3  # the server keeps the connection open for 5 s
+    assert str(info.value) == (
+        f"{server}/huge.pt: the server announces {10**12} bytes, more than the {cap} accepted "
+        "for this model; refused before downloading"
+    )
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_stalled_server_ends_in_one_line_within_the_retries(server, tmp_path):
+    target = tmp_path / "model.pt"
+    started = time.monotonic()
+    with pytest.raises(DownloadError) as info:
+        download(f"{server}/one-byte-every-2s.pt", target, retries=2, show_progress=False, stall_seconds=0.5)
+    elapsed = time.monotonic() - started
+    assert 1.5 <= elapsed < 6  # 3 attempts of 0.5 s silence each, not one more
+    assert str(info.value) == (
+        f"{server}/one-byte-every-2s.pt: the server sent nothing for 0.5 s (3 attempts); "
+        f"{partial_path(target)} is kept and the next --download resumes it"
+    )
+    path = "/one-byte-every-2s.pt"
+    assert Handler.requests == [(path, None), (path, "bytes=1-"), (path, "bytes=1-")]
+    # this server ignores Range, so each attempt starts the file again
+    assert not target.exists() and partial_path(target).read_bytes() == b"x"
+
+
+def test_slow_server_that_never_stalls_meets_the_deadline(server, tmp_path):
+    target = tmp_path / "model.pt"
+    started = time.monotonic()
+    with pytest.raises(DownloadError) as info:
+        url = f"{server}/one-byte-every-0.1s.pt"
+        download(url, target, show_progress=False, stall_seconds=0.5, deadline_seconds=1.5)
+    assert 1.5 <= time.monotonic() - started < 4
+    assert str(info.value) == (
+        f"{server}/one-byte-every-0.1s.pt: not finished within 1.5 s; "
+        f"{partial_path(target)} is kept and the next --download resumes it"
+    )
+    assert not target.exists() and 5 <= partial_path(target).stat().st_size <= 20

@@ -33,6 +33,7 @@ class ReIDModelCard:
     speed_tier: str
     sha256: Optional[str] = None
     publisher: str = ""
+    size: Optional[int] = None  # published file size in bytes, where known: it bounds --download
 
     @property
     def checksum_status(self) -> str:
@@ -54,6 +55,7 @@ _CARDS: Tuple[ReIDModelCard, ...] = (
         # the Hugging Face LFS object id of this file (9,336,983 bytes), as recorded by projects that pin it
         sha256="cf55163d78fc44c62c82f85ab62d39f10438679b5abe8c698ae08cfa84aa6e18",
         publisher="Kaiyang Zhou (torchreid), Hugging Face kaiyangzhou/osnet",
+        size=9_336_983,
     ),
     ReIDModelCard(
         name="osnet_x0_5_msmt17",

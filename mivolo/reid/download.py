@@ -1,9 +1,14 @@
 """Download one file over HTTP(S): progress bar, resume of a partial file, sha256 check, atomic result.
 
-The bytes go to `<target>.part` beside the target. A dropped connection keeps the partial file
-and the download resumes from its size with an HTTP Range request (within this run, and in a
-later run). Only a complete file whose checksum matches is renamed onto the target, so the
-target is never half-written; a checksum mismatch deletes the partial file.
+The bytes go to `<target>.part` beside the target. A dropped or stalled connection keeps the
+partial file and the download resumes from its size with an HTTP Range request (within this run,
+up to `retries` times, and in a later run). Only a complete file whose checksum matches is
+renamed onto the target, so the target is never half-written.
+
+Every download is bounded: in size (a server that streams forever cannot fill the disk), in
+silence (no byte for `stall_seconds` ends an attempt) and in wall time (`deadline_seconds` for
+the whole download, all attempts together). Too many bytes, or a promise of too many, and a
+checksum mismatch delete the partial file; a stall or the deadline keeps it for the next run.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ import hashlib
 import http.client
 import os
 import socket
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -25,7 +31,11 @@ from mivolo.errors import MiVOLOError
 
 CHUNK_BYTES = 1 << 16
 DEFAULT_RETRIES = 5
-TIMEOUT_SECONDS = 30
+STALL_SECONDS = 30.0  # also the limit for connecting and for the response headers
+DEADLINE_SECONDS = 30 * 60.0
+# For a file of unknown size: several times the weights of every catalog network (the largest,
+# CLIP ViT-B/16, has 86M parameters in its image encoder, 0.33 GiB as float32).
+UNKNOWN_SIZE_CAP = 1 << 30
 USER_AGENT = "mivolo-reid-setup"
 
 
@@ -39,6 +49,14 @@ class DownloadResult:
     sha256: str
     size: int
     resumed_from: int  # bytes already on disk when this run started (0: fresh download)
+
+
+def size_cap(size: Optional[int]) -> int:
+    """The most bytes accepted for a file published at `size` bytes (None: unknown).
+
+    1.5x + 1 MiB leaves room for a re-upload of the same model; more is not that file.
+    """
+    return UNKNOWN_SIZE_CAP if size is None else size * 3 // 2 + (1 << 20)
 
 
 def partial_path(target: Path) -> Path:
@@ -63,12 +81,12 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _open(url: str, offset: int):
+def _open(url: str, offset: int, stall_seconds: float):
     headers = {"User-Agent": USER_AGENT}
     if offset:
         headers["Range"] = f"bytes={offset}-"
     try:
-        return urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=TIMEOUT_SECONDS)
+        return urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=stall_seconds)
     except urllib.error.HTTPError as exc:
         if exc.code == 416 and offset:
             return None  # the partial file is not a prefix of this file any more: start again
@@ -80,36 +98,79 @@ def _open(url: str, offset: int):
         ) from exc
 
 
-def _receive(response, part: Path, offset: int, progress: tqdm) -> int:
-    """Append the response body to `part`; returns the bytes on disk. Raises on a cut connection."""
+class _Stalled(Exception):
+    """No byte arrived for the stall timeout."""
+
+
+class _PastDeadline(Exception):
+    """The download's wall-clock deadline passed."""
+
+
+class _TooLarge(Exception):
+    """More bytes than the size cap: not the model file."""
+
+
+def _receive(response, part: Path, offset: int, cap: int, deadline: float, progress: tqdm) -> int:
+    """Append the response body to `part`; returns the bytes on disk.
+
+    Raises on a cut connection, and `_Stalled`, `_PastDeadline` or `_TooLarge`.
+    """
     mode = "ab" if offset else "wb"
     written = offset
     with open(part, mode) as handle:
         while True:
-            block = response.read(CHUNK_BYTES)
+            try:
+                # read1: one socket read at most, so a trickling server cannot hold a read past the deadline
+                block = response.read1(CHUNK_BYTES)
+            except socket.timeout as exc:
+                raise _Stalled() from exc
             if not block:
                 return written
-            handle.write(block)
             written += len(block)
+            if written > cap:
+                raise _TooLarge()
+            try:
+                handle.write(block)
+            except OSError as exc:  # a full disk is not a dropped connection: retrying cannot help
+                raise DownloadError(f"{part}: cannot write the download ({exc.strerror or exc})") from exc
             progress.update(len(block))
+            if time.monotonic() > deadline:
+                raise _PastDeadline()
 
 
 def download(
-    url: str, target, sha256: Optional[str] = None, retries: int = DEFAULT_RETRIES, show_progress: bool = True
+    url: str,
+    target,
+    sha256: Optional[str] = None,
+    retries: int = DEFAULT_RETRIES,
+    show_progress: bool = True,
+    size: Optional[int] = None,
+    stall_seconds: float = STALL_SECONDS,
+    deadline_seconds: float = DEADLINE_SECONDS,
 ) -> DownloadResult:
-    """Fetch `url` into `target` (atomically), resuming `<target>.part` if a previous run left one."""
+    """Fetch `url` into `target` (atomically), resuming `<target>.part` if a previous run left one.
+
+    size: the published size in bytes, if known; it sets the size cap (see `size_cap`).
+    """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     part = partial_path(target)
     fetch_url = direct_url(url)
+    cap = size_cap(size)
+    deadline = time.monotonic() + deadline_seconds
+    kept = f"{part} is kept and the next --download resumes it"
+    too_late = f"{url}: not finished within {deadline_seconds:g} s; {kept}"
     resumed_from = part.stat().st_size if part.exists() else 0
     progress = tqdm(
         total=None, initial=resumed_from, unit="B", unit_scale=True, desc=target.name, disable=not show_progress
     )
+    failure = "the connection kept dropping"
     try:
         for _attempt in range(retries + 1):
+            if time.monotonic() > deadline:
+                raise DownloadError(too_late)
             offset = part.stat().st_size if part.exists() else 0
-            response = _open(fetch_url, offset)
+            response = _open(fetch_url, offset, stall_seconds)
             if response is None:
                 part.unlink()
                 progress.reset()
@@ -123,21 +184,36 @@ def download(
                 if offset and response.status != 206:
                     offset = 0  # the server ignored the Range request and sends the whole file
                     progress.reset()
-                length = response.headers.get("Content-Length")
-                expected_size = offset + int(length) if length is not None else None
+                length = response.length  # Content-Length as http.client parsed it: None if absent or invalid
+                expected_size = offset + length if length is not None else None
+                if expected_size is not None and expected_size > cap:
+                    part.unlink(missing_ok=True)
+                    raise DownloadError(
+                        f"{url}: the server announces {expected_size} bytes, more than the {cap} accepted "
+                        "for this model; refused before downloading"
+                    )
                 progress.total = expected_size
                 try:
-                    received = _receive(response, part, offset, progress)
-                except (http.client.IncompleteRead, ConnectionError, socket.timeout, OSError):
+                    received = _receive(response, part, offset, cap, deadline, progress)
+                except _TooLarge:
+                    part.unlink()
+                    raise DownloadError(
+                        f"{url}: the server sent more than the {cap} bytes accepted for this model; "
+                        "the partial file was deleted"
+                    ) from None
+                except _PastDeadline:
+                    raise DownloadError(too_late) from None
+                except _Stalled:
+                    failure = f"the server sent nothing for {stall_seconds:g} s"
+                    continue  # resume from what is on disk
+                except (http.client.IncompleteRead, ConnectionError, OSError):
+                    failure = "the connection kept dropping"
                     continue  # connection cut: resume from what is on disk
             if expected_size is not None and received < expected_size:
                 continue  # the server closed early without an error: resume
             break
         else:
-            raise DownloadError(
-                f"{url}: the connection kept dropping ({retries + 1} attempts); "
-                f"{part} is kept and the next --download resumes it"
-            )
+            raise DownloadError(f"{url}: {failure} ({retries + 1} attempts); {kept}")
     finally:
         progress.close()
     digest = sha256_of(part)

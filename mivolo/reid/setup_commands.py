@@ -58,7 +58,7 @@ def download_model(name: str, folder=None, force: bool = False, show_progress: b
         return f"{name} is already in {target} (use --force to download it again)"
     if force and partial_path(target).exists():
         partial_path(target).unlink()  # start afresh; the old file stays until the new one replaces it
-    result = download(card.url, target, card.sha256, show_progress=show_progress)
+    result = download(card.url, target, card.sha256, show_progress=show_progress, size=card.size)
     try:
         load_network(result.path, card.architecture)  # a file that does not load strictly is of no use
     except CheckpointError:
