@@ -1,14 +1,27 @@
 """Per-track age/gender aggregation: what a tracked person's label and exports say.
 
 Modes (one per track, chosen by the user):
-- DEFAULT (shared spec section 6): winsorized mean of all ages once there are >= 10 samples
-  (ages clipped to median +- 6), the plain mean before; gender by a vote weighted by score.
+- DEFAULT (shared spec section 6, the original's rule): the original tracks a person's face and
+  body separately and pools both histories, so a frame estimated from face and body adds two
+  samples. With >= 10 samples: the winsorized mean of all of them (ages clipped to median +- 6);
+  with fewer: the mean of the face samples' mean and the body samples' mean (either side stands
+  in for a missing other). Gender: the most frequent label over the samples.
 - CONFIDENCE: the single best prediction, scored 0.7 * detection conf + 0.3 * gender conf,
   among those passing both confidence gates. It survives the track being lost for a while;
-  until a prediction passes the gates, the latest one is shown.
-- TEMPORAL: the mean age and score-weighted gender vote over the last `smoothing_window` samples.
-- GLOBAL: the mean age and score-weighted gender vote over the whole track; the final value is
-  written to every frame of the track at the end of the run.
+  until a prediction passes the gates the person is unknown.
+- TEMPORAL: the mean age and gender vote over the last `smoothing_window` frames.
+- GLOBAL: the mean age and gender vote over the whole track; the final value is written to
+  every frame of the track at the end of the run.
+
+The gender vote of DEFAULT, TEMPORAL and GLOBAL counts labels (`GenderRule.COUNT`, the
+original's); a tie goes to the label with the higher summed score, where the original's
+outcome depended on Python's string hashing. `GenderRule.SCORE` weights each label by its
+score instead.
+
+What an estimate says about gender: `gender_score` is the model's probability for the reported
+gender (the mean over the samples that voted for it; the chosen prediction's own in CONFIDENCE
+mode) and `gender_vote_share` the share of the track's votes that went to it (None in
+CONFIDENCE mode, which does not vote).
 """
 
 from __future__ import annotations
@@ -18,7 +31,7 @@ from array import array
 from collections import deque
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Deque, Dict, List, Optional
+from typing import Deque, Dict, Iterable, List, Optional
 
 import numpy as np
 
@@ -36,36 +49,50 @@ class AggregationMode(Enum):
     GLOBAL = "global-smoothing"
 
 
+class GenderRule(Enum):
+    COUNT = "count"  # the most frequent label (the original's)
+    SCORE = "score"  # the label with the highest summed score
+
+
 @dataclass(frozen=True)
 class AggregationSettings:
     mode: AggregationMode = AggregationMode.DEFAULT
     min_detection_conf: float = 0.5
     min_gender_conf: float = 0.6
     smoothing_window: int = 10
+    gender_rule: GenderRule = GenderRule.COUNT
 
 
 @dataclass(frozen=True)
 class Prediction:
-    """One frame's estimate for a tracked person."""
+    """One frame's estimate for a tracked person, and which of their boxes it was made for."""
 
     age: float
     gender: Optional[str]
     gender_score: Optional[float]
     detection_conf: float
+    face_estimated: bool = True  # the estimate belongs to the person's face box
+    body_estimated: bool = False  # ... and/or to their body box
 
     @property
     def composite(self) -> float:
         """0.7 * detection conf + 0.3 * gender conf (an age-only model contributes no gender part)."""
         return DETECTION_WEIGHT * self.detection_conf + GENDER_WEIGHT * (self.gender_score or 0.0)
 
+    @property
+    def samples(self) -> int:
+        """The original's samples for this frame: one per box (face, body) the estimate was written to."""
+        return max(1, int(self.face_estimated) + int(self.body_estimated))
+
 
 @dataclass(frozen=True)
 class Estimate:
-    """A track's aggregated answer."""
+    """A track's aggregated answer (see the module doc for the two gender figures)."""
 
     age: Optional[float]
     gender: Optional[str]
-    gender_confidence: Optional[float]
+    gender_score: Optional[float]
+    gender_vote_share: Optional[float] = None
 
 
 UNKNOWN = Estimate(None, None, None)
@@ -79,24 +106,31 @@ def winsorized_mean(ages: np.ndarray) -> float:
 
 @dataclass
 class GenderVote:
-    """Score-weighted vote; confidence = the winner's share of the total weight."""
+    """Labels counted with their summed scores; `result` applies a GenderRule."""
 
-    weights: Dict[str, float] = field(default_factory=dict)
+    rule: GenderRule = GenderRule.COUNT
+    counts: Dict[str, float] = field(default_factory=dict)
+    scores: Dict[str, float] = field(default_factory=dict)
 
-    def add(self, gender: Optional[str], score: Optional[float]) -> None:
+    def add(self, gender: Optional[str], score: Optional[float], votes: float = 1) -> None:
         if gender is not None:
-            self.weights[gender] = self.weights.get(gender, 0.0) + (score if score is not None else 1.0)
+            self.counts[gender] = self.counts.get(gender, 0) + votes
+            self.scores[gender] = self.scores.get(gender, 0.0) + votes * (score if score is not None else 1.0)
 
-    def result(self):
-        total = sum(self.weights.values())
-        if total <= 0:
-            return None, None
-        winner = max(sorted(self.weights), key=lambda g: self.weights[g])
-        return winner, self.weights[winner] / total
+    def result(self) -> tuple:
+        """(gender, mean score of its votes, its share of the votes), or (None, None, None)."""
+        if not self.counts:
+            return None, None, None
+        weight = self.counts if self.rule is GenderRule.COUNT else self.scores
+        # ties: the higher summed score, then the label's name, so the outcome never depends on hashing
+        winner = max(sorted(self.counts), key=lambda g: (weight[g], self.scores[g]))
+        total = sum(weight.values())
+        share = weight[winner] / total if total > 0 else None
+        return winner, self.scores[winner] / self.counts[winner], share
 
 
-def _vote(predictions) -> GenderVote:
-    vote = GenderVote()
+def _vote(predictions: Iterable["Prediction"], rule: GenderRule) -> GenderVote:
+    vote = GenderVote(rule)
     for p in predictions:
         vote.add(p.gender, p.gender_score)
     return vote
@@ -112,20 +146,32 @@ class Aggregator:
         raise NotImplementedError
 
 
-class WinsorizedAggregator(Aggregator):
-    def __init__(self):
-        self.ages = array("d")  # 8 bytes a sample; the median needs them all
-        self.vote = GenderVote()
+class PooledFaceBodyAggregator(Aggregator):
+    """DEFAULT mode: the original's face-track and body-track histories, pooled (module doc)."""
+
+    def __init__(self, gender_rule: GenderRule = GenderRule.COUNT):
+        self.face_ages = array("d")  # 8 bytes a sample; the median needs them all
+        self.body_ages = array("d")
+        self.vote = GenderVote(gender_rule)
 
     def add(self, prediction: Prediction) -> None:
-        self.ages.append(prediction.age)
-        self.vote.add(prediction.gender, prediction.gender_score)
+        if prediction.face_estimated or not prediction.body_estimated:
+            self.face_ages.append(prediction.age)
+        if prediction.body_estimated:
+            self.body_ages.append(prediction.age)
+        self.vote.add(prediction.gender, prediction.gender_score, votes=prediction.samples)
 
     def estimate(self) -> Estimate:
-        if not self.ages:
+        if not self.face_ages and not self.body_ages:
             return UNKNOWN
-        ages = np.asarray(self.ages, dtype=np.float64)
-        age = winsorized_mean(ages) if len(ages) >= WINSORIZE_MIN_SAMPLES else float(ages.mean())
+        if len(self.face_ages) + len(self.body_ages) >= WINSORIZE_MIN_SAMPLES:
+            age = winsorized_mean(np.concatenate([np.asarray(self.body_ages), np.asarray(self.face_ages)]))
+        else:
+            face_mean = float(np.mean(self.face_ages)) if self.face_ages else None
+            body_mean = float(np.mean(self.body_ages)) if self.body_ages else None
+            face_mean = body_mean if face_mean is None else face_mean
+            body_mean = face_mean if body_mean is None else body_mean
+            age = (face_mean + body_mean) / 2.0
         return Estimate(age, *self.vote.result())
 
 
@@ -134,31 +180,29 @@ class BestPredictionAggregator(Aggregator):
         self.min_detection_conf = min_detection_conf
         self.min_gender_conf = min_gender_conf
         self.best: Optional[Prediction] = None
-        self.latest: Optional[Prediction] = None
 
     def passes_gates(self, prediction: Prediction) -> bool:
         gender_ok = prediction.gender_score is None or prediction.gender_score >= self.min_gender_conf
         return prediction.detection_conf >= self.min_detection_conf and gender_ok
 
     def add(self, prediction: Prediction) -> None:
-        self.latest = prediction
         if self.passes_gates(prediction) and (self.best is None or prediction.composite > self.best.composite):
             self.best = prediction
 
     def estimate(self) -> Estimate:
-        chosen = self.best or self.latest
-        return UNKNOWN if chosen is None else Estimate(chosen.age, chosen.gender, chosen.gender_score)
+        best = self.best
+        return UNKNOWN if best is None else Estimate(best.age, best.gender, best.gender_score)
 
 
 class WindowAggregator(Aggregator):
     """Moving average over the last `window` predictions; `window=None` keeps running totals of
     the whole track instead (global smoothing), so memory stays constant either way."""
 
-    def __init__(self, window: Optional[int]):
+    def __init__(self, window: Optional[int], gender_rule: GenderRule = GenderRule.COUNT):
         self.recent: Optional[Deque[Prediction]] = deque(maxlen=window) if window else None
         self.age_sum = 0.0
         self.count = 0
-        self.vote = GenderVote()
+        self.vote = GenderVote(gender_rule)
 
     def add(self, prediction: Prediction) -> None:
         if self.recent is not None:
@@ -173,7 +217,7 @@ class WindowAggregator(Aggregator):
             if not self.recent:
                 return UNKNOWN
             age = sum(p.age for p in self.recent) / len(self.recent)
-            return Estimate(age, *_vote(self.recent).result())
+            return Estimate(age, *_vote(self.recent, self.vote.rule).result())
         if not self.count:
             return UNKNOWN
         return Estimate(self.age_sum / self.count, *self.vote.result())
@@ -183,10 +227,10 @@ def make_aggregator(settings: AggregationSettings) -> Aggregator:
     if settings.mode is AggregationMode.CONFIDENCE:
         return BestPredictionAggregator(settings.min_detection_conf, settings.min_gender_conf)
     if settings.mode is AggregationMode.TEMPORAL:
-        return WindowAggregator(settings.smoothing_window)
+        return WindowAggregator(settings.smoothing_window, settings.gender_rule)
     if settings.mode is AggregationMode.GLOBAL:
-        return WindowAggregator(None)
-    return WinsorizedAggregator()
+        return WindowAggregator(None, settings.gender_rule)
+    return PooledFaceBodyAggregator(settings.gender_rule)
 
 
 @dataclass
@@ -264,7 +308,7 @@ class TrackHistory:
 
         Fragments may have freed their samples, so the estimate combines the fragments' own
         estimates: the age is their mean weighted by each fragment's number of predictions, the
-        gender a vote of each fragment's gender weighted by confidence x predictions.
+        gender a vote of each fragment's gender with as many votes as it had predictions.
         """
         fragments = sorted(fragments, key=lambda t: t.track_id)
         person = cls(fragments[0].track_id, AggregationSettings(), min(t.first_seen_s for t in fragments))
@@ -275,9 +319,9 @@ class TrackHistory:
         person.best_composite, person.best_crop = best.best_composite, best.best_crop
         estimates = [(t.estimate(), t.spread.count) for t in fragments]
         weighed = [(e, n) for e, n in estimates if e.age is not None and n > 0]
-        vote = GenderVote()
+        vote = GenderVote(GenderRule.COUNT)
         for estimate, count in weighed:
-            vote.add(estimate.gender, (estimate.gender_confidence or 1.0) * count)
+            vote.add(estimate.gender, estimate.gender_score, votes=count)
         age = sum(e.age * n for e, n in weighed) / sum(n for _, n in weighed) if weighed else None
         person._final = Estimate(age, *vote.result()) if weighed else UNKNOWN
         person.aggregator = None

@@ -9,7 +9,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, List, Optional
 
-from mivolo.aggregation import DEFAULT_MIN_TRACK_LENGTH, AggregationMode, AggregationSettings
+from mivolo.aggregation import DEFAULT_MIN_TRACK_LENGTH, AggregationMode, AggregationSettings, GenderRule
 from mivolo.errors import MiVOLOError, run_command
 from mivolo.io_utils import ensure_writable_dir
 from mivolo.reid.merge import DEFAULT_MERGE_THRESHOLD
@@ -138,13 +138,21 @@ def add_video_arguments(parser: argparse.ArgumentParser) -> None:
     tracking.add_argument(
         "--confidence-based",
         action="store_true",
-        help="show each track's single best prediction (0.7 * detection conf + 0.3 * gender conf)",
+        help="show each track's single best prediction (0.7 * detection conf + 0.3 * gender conf) among those "
+        "passing --min-detection-conf and --min-gender-conf; a person is unknown until one passes both",
     )
     tracking.add_argument(
         "--min-detection-conf", type=float, default=0.5, metavar="P", help="gate for --confidence-based (default 0.5)"
     )
     tracking.add_argument(
         "--min-gender-conf", type=float, default=0.6, metavar="P", help="gate for --confidence-based (default 0.6)"
+    )
+    tracking.add_argument(
+        "--gender-vote",
+        choices=[rule.value for rule in GenderRule],
+        default=GenderRule.COUNT.value,
+        help="how a track's gender is voted (default and smoothing modes): count = the most frequent label, as the "
+        "original (ties go to the higher summed score); score = labels weighted by their scores (default count)",
     )
     tracking.add_argument(
         "--temporal-smoothing", action="store_true", help="moving average over the last --smoothing-window frames"
@@ -246,7 +254,9 @@ def aggregation_settings(args: argparse.Namespace) -> AggregationSettings:
         mode = AggregationMode.CONFIDENCE
     else:
         mode = AggregationMode.DEFAULT
-    return AggregationSettings(mode, args.min_detection_conf, args.min_gender_conf, args.smoothing_window)
+    return AggregationSettings(
+        mode, args.min_detection_conf, args.min_gender_conf, args.smoothing_window, GenderRule(args.gender_vote)
+    )
 
 
 def check_counts(args: argparse.Namespace) -> None:

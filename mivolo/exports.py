@@ -52,6 +52,10 @@ def gender_word(gender: Optional[str]) -> Optional[str]:
     return GENDER_WORDS.get(gender) if gender is not None else None
 
 
+def _rounded(value: Optional[float], digits: int) -> Optional[float]:
+    return None if value is None else round(value, digits)
+
+
 def relative_to(path, folder: Path) -> Optional[str]:
     """`path` relative to `folder` ('/'-separated), None for None."""
     return None if path is None else Path(os.path.relpath(Path(path).resolve(), folder.resolve())).as_posix()
@@ -68,7 +72,8 @@ class PersonObservation:
     location: List[int]  # centre of the body box, or of the face box for a face-only person
     age: Optional[float]
     gender: Optional[str]
-    gender_confidence: Optional[float]
+    gender_score: Optional[float]
+    gender_vote_share: Optional[float]
     crop: Optional[str]  # the crop file shown for this person in this frame
 
 
@@ -133,7 +138,8 @@ def frame_record(frame: FrameObservation, json_dir: Path) -> dict:
             "id": p.track_id,
             "gender": gender_word(p.gender),
             "age": None if p.age is None else int(round(p.age)),
-            "gender_confidence": None if p.gender_confidence is None else round(p.gender_confidence, 3),
+            "gender_score": _rounded(p.gender_score, 3),
+            "gender_vote_share": _rounded(p.gender_vote_share, 3),
             "cropped_img": relative_to(p.crop, json_dir),
             "location": p.location,
             "box": [round(v, 1) for v in p.box],
@@ -162,11 +168,8 @@ def reported_frames(
         if use_final:
             for person in people:
                 estimate = final[person.track_id]
-                person.age, person.gender, person.gender_confidence = (
-                    estimate.age,
-                    estimate.gender,
-                    estimate.gender_confidence,
-                )
+                person.age, person.gender = estimate.age, estimate.gender
+                person.gender_score, person.gender_vote_share = estimate.gender_score, estimate.gender_vote_share
         yield FrameObservation(frame.frame, frame.time_s, people)
 
 
@@ -263,10 +266,11 @@ def person_summary(track: TrackHistory, summary_dir: Path) -> dict:
         "first_seen_s": round(track.first_seen_s, 3),
         "last_seen_s": round(track.last_seen_s, 3),
         "frames_seen": track.frames_seen,
-        "age": None if estimate.age is None else round(estimate.age, 2),
-        "age_spread": None if spread is None else round(spread, 2),
+        "age": _rounded(estimate.age, 2),
+        "age_spread": _rounded(spread, 2),
         "gender": gender_word(estimate.gender),
-        "gender_confidence": None if estimate.gender_confidence is None else round(estimate.gender_confidence, 3),
+        "gender_score": _rounded(estimate.gender_score, 3),
+        "gender_vote_share": _rounded(estimate.gender_vote_share, 3),
         "age_bucket": age_bucket(estimate.age),
         "best_crop": relative_to(track.best_crop, summary_dir),
     }

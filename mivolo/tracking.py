@@ -178,6 +178,8 @@ class HumanDetection:
     age: Optional[float] = None
     gender: Optional[str] = None
     gender_score: Optional[float] = None
+    face_estimated: bool = False  # MiVOLO's estimate was written to the face box (the original's face track)
+    body_estimated: bool = False  # ... to the body box (its person track)
 
     @property
     def tracking_box(self) -> np.ndarray:
@@ -207,6 +209,8 @@ def humans_from_detections(detections: PersonAndFaceResult) -> List[HumanDetecti
                 age=person.age,
                 gender=person.gender,
                 gender_score=person.gender_score,
+                face_estimated=person.face_index is not None and detections.ages[person.face_index] is not None,
+                body_estimated=person.person_index is not None and detections.ages[person.person_index] is not None,
             )
         )
     return humans
@@ -327,7 +331,7 @@ class PersonTracker:
         self.config = config
         self.reid_encoder = reid_encoder
         self._tracker = _ultralytics_tracker(config, reid_encoder)
-        self._ended: Set[int] = set()
+        self._alive: Set[int] = set()
 
     def update(self, humans: Sequence[HumanDetection], image: Optional[np.ndarray]) -> List[TrackedPerson]:
         if humans:
@@ -359,14 +363,16 @@ class PersonTracker:
         }
 
     def ended_track_ids(self) -> List[int]:
-        """Tracks the tracker gave up on in the last update (lost for longer than track_buffer).
+        """Tracks that left the tracker in the last update, each reported once.
 
-        ultralytics lists a removed track in two consecutive updates; each ID is reported once.
+        A track ends when it is in neither ultralytics' tracked nor lost list any more: removed
+        after track_buffer frames, or dropped silently by its duplicate removal (a lost track
+        overlapping a tracked one), which never lists it as removed.
         """
-        removed = [int(track.track_id) for track in getattr(self._tracker, "removed_stracks_frame", [])]
-        new = [track_id for track_id in removed if track_id not in self._ended]
-        self._ended.update(new)
-        return new
+        alive = {int(t.track_id) for t in (*self._tracker.tracked_stracks, *self._tracker.lost_stracks)}
+        ended = sorted(self._alive - alive)
+        self._alive = alive
+        return ended
 
 
 def create_tracker(config: TrackerConfig, reid_encoder: Optional[AppearanceEncoder] = None) -> PersonTracker:

@@ -6,8 +6,10 @@ import numpy as np
 import pytest
 
 from mivolo.aggregation import (
+    UNKNOWN,
     AggregationMode,
     AggregationSettings,
+    GenderRule,
     Prediction,
     TrackBook,
     TrackHistory,
@@ -24,8 +26,10 @@ from mivolo.exports import (
 from mivolo.tracking import HumanDetection, create_tracker, load_tracker_config
 
 
-def p(age, gender="male", score=0.9, det=0.9):
-    return Prediction(age=age, gender=gender, gender_score=score, detection_conf=det)
+def p(age, gender="male", score=0.9, det=0.9, face=True, body=False):
+    return Prediction(
+        age=age, gender=gender, gender_score=score, detection_conf=det, face_estimated=face, body_estimated=body
+    )
 
 
 def aggregate(mode, predictions, **settings):
@@ -35,7 +39,7 @@ def aggregate(mode, predictions, **settings):
     return aggregator.estimate()
 
 
-# ---- default: the original's winsorized mean and a score-weighted vote ---------------------------
+# ---- default: the original's pooled face and body histories, majority gender --------------------
 
 
 def test_default_under_ten_samples_is_the_plain_mean():
@@ -49,15 +53,43 @@ def test_default_from_ten_samples_clips_to_median_plus_minus_six():
     assert winsorized_mean(np.array([10.0] * 5 + [40.0] * 5)) == pytest.approx(25.0)  # median 25: 19 and 31
 
 
-def test_default_gender_is_a_vote_weighted_by_score():
-    estimate = aggregate(AggregationMode.DEFAULT, [p(30, "male", 0.9), p(30, "female", 0.6), p(30, "female", 0.6)])
-    assert estimate.gender == "female"
-    assert estimate.gender_confidence == pytest.approx(1.2 / 2.1)
+def test_default_counts_a_face_and_body_frame_as_two_samples():
+    """The original's face track and body track both hold the frame: 5 face+body frames are 10
+    samples, so the winsorized mean applies: median 30, 70 clipped to 36, (8 x 30 + 2 x 36) / 10."""
+    frames = [p(30, face=True, body=True)] * 4 + [p(70, face=True, body=True)]
+    assert aggregate(AggregationMode.DEFAULT, frames).age == pytest.approx(31.2)
+    assert aggregate(AggregationMode.DEFAULT, [p(30)] * 4 + [p(70)]).age == pytest.approx(38.0)  # 5 samples: mean
+
+
+def test_default_under_ten_samples_averages_the_face_mean_and_the_body_mean():
+    # face samples 30, 30, 30, 40, 40 (mean 34); body samples 30, 30, 30 (mean 30): (34 + 30) / 2
+    frames = [p(30, face=True, body=True)] * 3 + [p(40, face=True, body=False)] * 2
+    assert aggregate(AggregationMode.DEFAULT, frames).age == pytest.approx(32.0)
+    # a body-only track: its own mean stands in for the missing face mean
+    assert aggregate(AggregationMode.DEFAULT, [p(20, face=False, body=True), p(30, face=False, body=True)]).age == 25.0
+
+
+def test_default_gender_is_the_most_frequent_label():
+    predictions = [p(30, "male", 0.99), p(30, "male", 0.99)] + [p(30, "female", 0.51)] * 3
+    estimate = aggregate(AggregationMode.DEFAULT, predictions)
+    assert estimate.gender == "female"  # 3 votes against 2, though the male scores sum higher
+    assert estimate.gender_score == pytest.approx(0.51) and estimate.gender_vote_share == pytest.approx(3 / 5)
+    weighted = aggregate(AggregationMode.DEFAULT, predictions, gender_rule=GenderRule.SCORE)
+    assert weighted.gender == "male"  # 1.98 against 1.53
+    assert weighted.gender_score == pytest.approx(0.99) and weighted.gender_vote_share == pytest.approx(1.98 / 3.51)
+
+
+def test_default_gender_votes_once_per_sample_and_ties_go_to_the_higher_summed_score():
+    # one face+body frame (2 votes male, 0.7 each) against two face-only frames (2 votes female, 0.8)
+    predictions = [p(30, "male", 0.7, face=True, body=True), p(30, "female", 0.8), p(30, "female", 0.8)]
+    for order in (predictions, predictions[::-1]):
+        estimate = aggregate(AggregationMode.DEFAULT, order)
+        assert (estimate.gender, estimate.gender_vote_share) == ("female", 0.5)
 
 
 def test_age_only_predictions_have_no_gender():
     estimate = aggregate(AggregationMode.DEFAULT, [p(30, None, None), p(32, None, None)])
-    assert (estimate.age, estimate.gender, estimate.gender_confidence) == (31.0, None, None)
+    assert (estimate.age, estimate.gender, estimate.gender_score, estimate.gender_vote_share) == (31.0, None, None, None)
 
 
 # ---- confidence-based --------------------------------------------------------------------------
@@ -72,7 +104,7 @@ def test_confidence_based_keeps_the_best_gated_prediction():
         p(33, "male", score=0.8, det=0.7),  # composite 0.49 + 0.24 = 0.73
     ]
     estimate = aggregate(AggregationMode.CONFIDENCE, predictions)
-    assert (estimate.age, estimate.gender, estimate.gender_confidence) == (35, "male", 0.7)
+    assert (estimate.age, estimate.gender, estimate.gender_score, estimate.gender_vote_share) == (35, "male", 0.7, None)
     assert predictions[2].composite == pytest.approx(0.77)
 
 
@@ -82,9 +114,13 @@ def test_confidence_gates_are_the_users():
     assert estimate.age == 40  # 0.665 + 0.165 = 0.83 beats 0.69 once 0.55 passes the gate
 
 
-def test_confidence_based_shows_the_latest_until_one_passes_the_gates():
-    estimate = aggregate(AggregationMode.CONFIDENCE, [p(30, det=0.3), p(31, det=0.2)])
-    assert estimate.age == 31
+def test_confidence_based_is_unknown_until_a_prediction_passes_the_gates():
+    aggregator = make_aggregator(AggregationSettings(mode=AggregationMode.CONFIDENCE, min_gender_conf=0.999))
+    for prediction in (p(30, score=0.9), p(31, score=0.99)):
+        aggregator.add(prediction)
+        assert aggregator.estimate() == UNKNOWN
+    aggregator.add(p(32, score=0.9995))
+    assert aggregator.estimate().age == 32
 
 
 def test_confidence_best_survives_the_track_being_lost():
@@ -115,7 +151,7 @@ def test_temporal_smoothing_averages_the_last_window():
     predictions = [p(10), p(20, "female", 0.8), p(30, "female", 0.7), p(40, "male", 0.9)]
     estimate = aggregate(AggregationMode.TEMPORAL, predictions, smoothing_window=3)
     assert estimate.age == pytest.approx(30.0)  # (20 + 30 + 40) / 3; 10 has left the window
-    assert estimate.gender == "female" and estimate.gender_confidence == pytest.approx(1.5 / 2.4)
+    assert estimate.gender == "female" and estimate.gender_vote_share == pytest.approx(2 / 3)
 
 
 def test_global_smoothing_averages_the_whole_track():
@@ -167,7 +203,7 @@ def test_age_buckets_cover_every_age_with_correct_names(age, bucket):
 
 
 def person(track_id, age, gender, crop=None, box=(10.0, 20.0, 50.0, 120.0)):
-    return PersonObservation(track_id, list(box), 0.875, [30, 70], age, gender, 0.8, crop)
+    return PersonObservation(track_id, list(box), 0.875, [30, 70], age, gender, 0.8, 0.75, crop)
 
 
 def write_log(tmp_path):
@@ -197,7 +233,8 @@ def test_frame_json_records_counts_and_relative_crops(tmp_path):
         "id": 1,
         "gender": "man",
         "age": 34,
-        "gender_confidence": 0.8,
+        "gender_score": 0.8,
+        "gender_vote_share": 0.75,
         "cropped_img": "../crops/best_1.jpg",
         "location": [30, 70],
         "box": [10.0, 20.0, 50.0, 120.0],
@@ -215,9 +252,10 @@ def test_global_smoothing_writes_the_final_estimate_to_every_frame(tmp_path):
     from mivolo.aggregation import Estimate
 
     log = write_log(tmp_path)
-    final = {1: Estimate(35.5, "male", 0.9), 2: Estimate(8.5, "female", 0.7)}
+    final = {1: Estimate(35.5, "male", 0.9, 1.0), 2: Estimate(8.5, "female", 0.7, 0.6)}
     json_path = tmp_path / "frames.json"
     write_frame_exports(log, final, True, json_path, None)
     records = json.loads(json_path.read_text())
     assert [[person["age"] for person in r["people_data"]] for r in records] == [[36, 8], [36, 8]]
-    assert all(r["people_data"][1]["gender_confidence"] == 0.7 for r in records)
+    assert all(r["people_data"][1]["gender_score"] == 0.7 for r in records)
+    assert all(r["people_data"][1]["gender_vote_share"] == 0.6 for r in records)

@@ -140,6 +140,23 @@ def test_tracker_reports_the_tracks_it_gives_up():
     assert ended == [1]
 
 
+def test_a_lost_track_dropped_as_a_duplicate_is_reported_as_ended():
+    """B walks into A and vanishes behind them: ultralytics' duplicate removal then drops B's lost
+    track without listing it as removed, so only the tracker's own lists tell that it ended."""
+    tracker = tracker_for("bytetrack.yaml", track_buffer=30)
+    ended_at = {}
+    for frame in range(14):
+        b_x = 160 - 6 * frame
+        humans = [HumanDetection(None, None, np.array([100, 60, 140, 200], np.float32), None, 0.9)]
+        if b_x > 104:
+            humans.append(HumanDetection(None, None, np.array([b_x, 60, b_x + 40, 200], np.float32), None, 0.9))
+        tracker.update(humans, BLANK)
+        for track_id in tracker.ended_track_ids():
+            ended_at[track_id] = frame
+    assert ended_at == {2: 10}  # long before track_buffer (30 frames) would have removed it
+    assert 2 not in [track.track_id for track in tracker._tracker.removed_stracks]
+
+
 @pytest.mark.parametrize("name", TRACKERS)
 def test_face_only_person_is_one_tracked_person(name):
     frames = [[face(100 + 3 * i)] for i in range(8)]
