@@ -8,15 +8,14 @@ body or both.
 
 from __future__ import annotations
 
-from copy import deepcopy
 from dataclasses import asdict, dataclass
 from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 import torch
 from ultralytics.engine.results import Results
-from ultralytics.utils.plotting import Annotator, colors
 
+from mivolo.drawing import DrawnPerson, draw_people, label
 from mivolo.errors import MiVOLOError
 from mivolo.geometry import assign_faces, clamp_boxes, to_int_boxes
 from mivolo.preprocessing import FACE_LABEL, PERSON_LABEL
@@ -182,29 +181,15 @@ class PersonAndFaceResult:
 
     def box_label(self, ind: int) -> str:
         """`id:<track> <class> <age> <M|F>`, e.g. `person 31.5 M`."""
-        track_id = self.track_ids[ind]
-        label = ("" if track_id is None else f"id:{track_id} ") + self.labels[ind]
-        if self.ages[ind] is not None:
-            label += f" {self.ages[ind]:.1f}"
-        if self.genders[ind] is not None:
-            label += " F" if self.genders[ind] == "female" else " M"
-        return label
-
-    def _colour_indices(self) -> Dict[int, int]:
-        colour_of: Dict[int, int] = {}
-        for face, person in self.face_to_person_map.items():
-            colour_of[face] = 0 if person is None else face + 2
-            if person is not None:
-                colour_of[person] = face + 2  # a face and its person share a colour
-        for person in self.unassigned_persons_inds:
-            colour_of[person] = 1
-        return colour_of
+        drawn = DrawnPerson(None, None, self.ages[ind], self.genders[ind], self.track_ids[ind])
+        return label(self.labels[ind], drawn)
 
     def plot(self, img: Optional[np.ndarray] = None, line_width: Optional[int] = None) -> np.ndarray:
-        """The image with every box and its label drawn (BGR)."""
-        image = deepcopy(self.yolo_results.orig_img if img is None else img)
-        annotator = Annotator(image, line_width=line_width, example=str(self.yolo_results.names))
-        colour_of = self._colour_indices()
-        for ind, box in enumerate(self.boxes_xyxy):
-            annotator.box_label(box.tolist(), self.box_label(ind), color=colors(colour_of.get(ind, 1), True))
-        return annotator.result()
+        """The image with every person's boxes and labels drawn (BGR); `line_width` is kept for the
+        published signature, the width follows the image size."""
+        image = self.yolo_results.orig_img if img is None else img
+        people = [
+            DrawnPerson(person.person_box, person.face_box, person.age, person.gender, person.track_id, colour=index)
+            for index, person in enumerate(self.people())
+        ]
+        return draw_people(image, people)

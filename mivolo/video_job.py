@@ -53,6 +53,7 @@ from mivolo.pipeline import FrameBatchAnalyser, PipelineSettings, StageClock
 from mivolo.predictor import Predictor
 from mivolo.reid.merge import TrackAppearanceAccumulator, merge_fragments
 from mivolo.sources import VideoSource
+from mivolo.drawing import DrawnPerson, draw_people
 from mivolo.structures import PersonAndFaceResult
 from mivolo.tracking import AppearanceEncoder, TrackedPerson, TrackerConfig, create_tracker, humans_from_detections
 from mivolo.video_io import (
@@ -141,30 +142,13 @@ class StopRequest:
             signal.signal(sig, handler)
 
 
-def overlay_for(image: np.ndarray, tracked: List[TrackedPerson], estimates) -> PersonAndFaceResult:
-    """Detections to draw: each tracked person's body and face, labelled with the track ID and
-    the aggregated estimate; a face and its body share a colour."""
-    boxes, labels, confidences, ids, pairs = [], [], [], [], []
-    for person, estimate in zip(tracked, estimates):
-        human = person.human
-        indices = {}
-        for label, box in (("person", human.body_box), ("face", human.face_box)):
-            if box is not None:
-                indices[label] = len(boxes)
-                boxes.append(box)
-                labels.append(label)
-                confidences.append(human.confidence)
-                ids.append(person.track_id)
-        pairs.append((indices.get("person"), indices.get("face"), estimate))
-    overlay = PersonAndFaceResult.from_boxes(image, boxes, labels, confidences, ids)
-    overlay.face_to_person_map = {face: body for body, face, _ in pairs if face is not None}
-    overlay.unassigned_persons_inds = [body for body, face, _ in pairs if face is None]
-    overlay.associated = True
-    for body, face, estimate in pairs:
-        for index in (body, face):
-            overlay.set_age(index, estimate.age)
-            overlay.set_gender(index, estimate.gender, estimate.gender_confidence)
-    return overlay
+def overlay_for(tracked: List[TrackedPerson], estimates) -> List[DrawnPerson]:
+    """What to draw: each tracked person's body and face, labelled with the track ID and the
+    aggregated estimate, in the track's colour."""
+    return [
+        DrawnPerson(person.human.body_box, person.human.face_box, estimate.age, estimate.gender, person.track_id, person.track_id)
+        for person, estimate in zip(tracked, estimates)
+    ]
 
 
 class VideoRun:
@@ -196,7 +180,7 @@ class VideoRun:
 
     # ---- one analysed frame ------------------------------------------------------------------
 
-    def track_and_log(self, packet: FramePacket, detections: PersonAndFaceResult, log: FrameLog) -> PersonAndFaceResult:
+    def track_and_log(self, packet: FramePacket, detections: PersonAndFaceResult, log: FrameLog) -> List[DrawnPerson]:
         """One analysed frame after the networks: track, aggregate, log; the overlay to draw."""
         image = packet.image
         with self.clock("track"):
@@ -205,7 +189,7 @@ class VideoRun:
         with self.clock("aggregate"):
             return self._aggregate(packet, tracked, log)
 
-    def _aggregate(self, packet: FramePacket, tracked: List[TrackedPerson], log: FrameLog) -> PersonAndFaceResult:
+    def _aggregate(self, packet: FramePacket, tracked: List[TrackedPerson], log: FrameLog) -> List[DrawnPerson]:
         image = packet.image
         height, width = image.shape[:2]
         people, estimates = [], []
@@ -214,9 +198,11 @@ class VideoRun:
                 self.appearances.add(person.track_id, packet.index, person.embedding)
             human = person.human
             history = self.book.history(person.track_id, packet.timestamp_s)
-            prediction = (
-                None if human.age is None else Prediction(human.age, human.gender, human.gender_score, human.confidence)
-            )
+            prediction = None
+            if human.age is not None:
+                prediction = Prediction(
+                    human.age, human.gender, human.gender_score, human.confidence, human.face_estimated, human.body_estimated
+                )
             crop = self._crop(packet, person, history.observe(packet.timestamp_s, prediction), history)
             estimate = history.estimate()
             estimates.append(estimate)
@@ -230,12 +216,13 @@ class VideoRun:
                     location=[int(round(float(v))) for v in centre],
                     age=estimate.age,
                     gender=estimate.gender,
-                    gender_confidence=estimate.gender_confidence,
+                    gender_score=estimate.gender_score,
+                    gender_vote_share=estimate.gender_vote_share,
                     crop=crop,
                 )
             )
         log.append(FrameObservation(packet.index, packet.timestamp_s, people))
-        return overlay_for(image, tracked, estimates)
+        return overlay_for(tracked, estimates)
 
     def _crop(self, packet: FramePacket, person: TrackedPerson, is_best: bool, history: TrackHistory) -> Optional[str]:
         """Save this frame's crops as asked; the crop file to show for the person in this frame."""
@@ -259,8 +246,8 @@ class VideoRun:
         writer = AnnotatedVideoWriter(self.outputs.video, self.info)
         return BackgroundVideoWriter(writer, self.clock) if self.settings.pipeline.threaded_writer else writer
 
-    def _write(self, writer, image, overlay: Optional[PersonAndFaceResult]) -> None:
-        render = (lambda: image) if overlay is None else (lambda: overlay.plot(img=image))
+    def _write(self, writer, image, overlay: Optional[List[DrawnPerson]]) -> None:
+        render = (lambda: image) if overlay is None else (lambda: draw_people(image, overlay))
         if isinstance(writer, BackgroundVideoWriter):
             writer.write(render)
             return
@@ -297,7 +284,7 @@ class VideoRun:
             disable=not settings.progress,
             dynamic_ncols=True,
         )
-        self._overlay: Optional[PersonAndFaceResult] = None
+        self._overlay: Optional[List[DrawnPerson]] = None
         pending: List[FramePacket] = []
         started = time.perf_counter()
         try:

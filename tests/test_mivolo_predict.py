@@ -152,3 +152,19 @@ def test_plot_labels():
     assert result.box_label(4) == "id:10 person"
     drawn = result.plot()
     assert drawn.shape == image.shape and not np.array_equal(drawn, image)
+
+
+def test_a_face_label_never_hides_its_body_label():
+    """The face sits at the top of its body: the body's label goes to the bottom of the body box,
+    the face's above the face, and the middle of the body stays clear of text."""
+    image = np.full((480, 640, 3), 90, np.uint8)
+    body, face = [200.0, 100.0, 320.0, 420.0], [230.0, 104.0, 290.0, 164.0]
+    result = PersonAndFaceResult.from_boxes(image, [body, face], ["person", "face"])
+    for index in (0, 1):
+        result.set_age(index, 31.54)
+        result.set_gender(index, "male", 0.9)
+    drawn = result.plot()
+    changed = np.any(drawn != image, axis=2)
+    assert changed[400:440, 205:260].sum() > 200  # the body's label, at its bottom edge
+    assert changed[80:104, 232:280].sum() > 100  # the face's label, above the face
+    assert not changed[200:380, 210:310].any()  # nothing written over the middle of the body
