@@ -124,6 +124,7 @@ class Detector:
                 f"{path}: this detector has classes {sorted(self.detector_names.values())}; "
                 f"MiVOLO needs 'person' and 'face' (missing {missing})"
             )
+        self._torch_threads = torch.get_num_threads()
         self.detector_kwargs = {
             "conf": conf_thresh,
             "iou": iou_thresh,
@@ -133,10 +134,17 @@ class Detector:
             "device": str(self.device),  # the published code never passed the device
         }
 
+    def _predict(self, source) -> list:
+        results = self.yolo.predict(source, **self.detector_kwargs)
+        # ultralytics' predictor setup lowers torch's threads to cores - 1 (1 of 2 cores), which
+        # would also halve MiVOLO's speed on a CPU: put back what the process had
+        if torch.get_num_threads() != self._torch_threads:
+            torch.set_num_threads(self._torch_threads)
+        return results
+
     def predict(self, image: Union[np.ndarray, str]) -> PersonAndFaceResult:
-        results = self.yolo.predict(image, **self.detector_kwargs)[0]
-        return PersonAndFaceResult(results)
+        return PersonAndFaceResult(self._predict(image)[0])
 
     def predict_batch(self, images) -> list:
         """One forward pass over several frames."""
-        return [PersonAndFaceResult(r) for r in self.yolo.predict(list(images), **self.detector_kwargs)]
+        return [PersonAndFaceResult(r) for r in self._predict(list(images))]
