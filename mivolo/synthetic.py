@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import Tuple
+from typing import Optional, Tuple
 
 import cv2
 import numpy as np
@@ -23,9 +23,20 @@ DEFAULT_META = dict(min_age=1.0, max_age=95.0, avg_age=48.0)
 
 
 def random_mivolo(
-    input_size: int = 224, with_persons: bool = True, no_gender: bool = False, seed: int = 0, **age_scale
+    input_size: int = 224,
+    with_persons: bool = True,
+    no_gender: bool = False,
+    seed: int = 0,
+    spread: Optional[float] = None,
+    centre_on: Optional[torch.Tensor] = None,
+    **age_scale,
 ) -> Tuple[MiVOLOModel, CheckpointMeta]:
-    """A MiVOLO network with random weights (BN statistics randomised too) and its meta."""
+    """A MiVOLO network with random weights (BN statistics randomised too) and its meta.
+
+    By default the heads are small, so every input gets nearly the same age. `spread` (e.g. 0.2)
+    is the heads' weight scale instead, and `centre_on` a batch of the inputs the model will
+    see: the head's bias then centres its outputs on them, so that ages differ by years between
+    those inputs around the average age and genders are split."""
     torch.manual_seed(seed)
     meta = CheckpointMeta(
         **{**DEFAULT_META, **age_scale},
@@ -41,8 +52,10 @@ def random_mivolo(
                 module.running_var.uniform_(0.5, 1.5)
         # small heads keep ages in a plausible range while still varying between inputs
         for head in (model.head, model.aux_head):
-            head.weight.normal_(0, 0.01)
+            head.weight.normal_(0, 0.01 if spread is None else spread)
             head.bias.zero_()
+        if centre_on is not None:
+            model.head.bias -= model.eval()(centre_on).mean(0)
     return model.eval(), meta
 
 

@@ -33,3 +33,14 @@ def legacy_checkpoint_path(weights_dir):
 def hf_checkpoint_dir(weights_dir):
     """Random mivolo_d1_224 face+body as a Hugging Face folder (model.safetensors + config.json)."""
     return write_mivolo_checkpoint(weights_dir / "mivolo_hf", file_format="safetensors", seed=2)
+
+
+@pytest.fixture(scope="session")
+def exported_models(legacy_checkpoint_path, detector_path, weights_dir):
+    """The session's detector and MiVOLO exported once to ONNX and OpenVINO, by backend."""
+    from mivolo.export import export_detector, export_mivolo
+
+    folder = weights_dir / "exported"
+    mivolo = {item.format: item.path for item in export_mivolo(legacy_checkpoint_path, folder, formats=("onnx", "openvino"))}
+    detector = {item.format: item.path for item in export_detector(detector_path, folder, imgsz=160)}
+    return {backend: {"mivolo": mivolo[backend], "detector": detector[backend]} for backend in ("onnx", "openvino")}
