@@ -3,7 +3,7 @@
 
 import sys
 
-from mivolo.demo_cli import main
+from mivolo.cli.demo import main
 
 if __name__ == "__main__":
     sys.exit(main())

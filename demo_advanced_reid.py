@@ -6,7 +6,7 @@ import logging
 import sys
 from pathlib import Path
 
-from mivolo.errors import MiVOLOError, run_command
+from mivolo.core.errors import MiVOLOError, run_command
 
 DESCRIPTION = """\
 Track the same video with no Re-ID and with each named Re-ID model, then print (and write as
@@ -26,7 +26,7 @@ exit codes: 0 done, 2 bad input, weights or network problem.
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from mivolo.demo_cli import add_model_arguments
+    from mivolo.cli.demo import add_model_arguments
 
     parser = argparse.ArgumentParser(
         prog="demo_advanced_reid.py",
@@ -65,10 +65,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from mivolo.io_utils import ensure_writable_dir
-    from mivolo.predictor import Predictor
-    from mivolo.reid import advanced_demo
-    from mivolo.reid.comparison import markdown_table
+    from mivolo.io.safe_output import ensure_writable_dir
+    from mivolo.model.predictor import Predictor
+    from mivolo.jobs import reid_compare as advanced_demo
+    from mivolo.jobs.reid_comparison import markdown_table
 
     if args.setup_only:
         for message in advanced_demo.setup_models(args.compare or advanced_demo.default_models(), args.models_dir):

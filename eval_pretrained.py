@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import List, Optional
 
-from mivolo.demo_cli import add_runtime_arguments
+from mivolo.cli.demo import add_runtime_arguments
 from mivolo.evaluation.metrics import DATASET_NAMES
 from mivolo.evaluation.runner import RESULTS_FORMATS, EvalOptions, run_cli
 

@@ -5,7 +5,7 @@ import argparse
 import logging
 import sys
 
-from mivolo.errors import MiVOLOError, run_command
+from mivolo.core.errors import MiVOLOError, run_command
 
 DESCRIPTION = """\
 Manage the person Re-ID models BoT-SORT uses to keep identities through crossings and
@@ -64,7 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> str:
-    from mivolo.reid import setup_commands
+    from mivolo.jobs import reid_setup as setup_commands
 
     if args.list:
         return setup_commands.list_models(args.models_dir)

@@ -25,12 +25,12 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from mivolo.pipeline import PipelineSettings  # noqa: E402
-from mivolo.sources import resolve_inputs  # noqa: E402
-from mivolo.structures import PersonAndFaceResult  # noqa: E402
-from mivolo.synthetic import write_figure_video  # noqa: E402
-from mivolo.tracking import load_tracker_config  # noqa: E402
-from mivolo.video_job import VideoJobSettings, run_video  # noqa: E402
+from mivolo.jobs.pipeline import PipelineSettings  # noqa: E402
+from mivolo.io.sources import resolve_inputs  # noqa: E402
+from mivolo.model.structures import PersonAndFaceResult  # noqa: E402
+from mivolo.devtools.synthetic import write_figure_video  # noqa: E402
+from mivolo.tracking.tracker import load_tracker_config  # noqa: E402
+from mivolo.jobs.video_job import VideoJobSettings, run_video  # noqa: E402
 
 
 def current_rss_mib() -> float:
@@ -39,7 +39,7 @@ def current_rss_mib() -> float:
 
 
 class ColourDetector:
-    """Bodies = saturated blobs, faces = skin-coloured blobs of `mivolo.synthetic.figure_frame`;
+    """Bodies = saturated blobs, faces = skin-coloured blobs of `mivolo.devtools.synthetic.figure_frame`;
     records the process RSS every `every` frames."""
 
     def __init__(self, every: int):

@@ -9,7 +9,7 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # tests never reach the network
 os.environ.setdefault("YOLO_OFFLINE", "1")
 
-from mivolo.synthetic import write_detector, write_mivolo_checkpoint  # noqa: E402
+from mivolo.devtools.synthetic import write_detector, write_mivolo_checkpoint  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -38,7 +38,7 @@ def hf_checkpoint_dir(weights_dir):
 @pytest.fixture(scope="session")
 def exported_models(legacy_checkpoint_path, detector_path, weights_dir):
     """The session's detector and MiVOLO exported once to ONNX and OpenVINO, by backend."""
-    from mivolo.export import export_detector, export_mivolo
+    from mivolo.model.export import export_detector, export_mivolo
 
     folder = weights_dir / "exported"
     mivolo = {item.format: item.path for item in export_mivolo(legacy_checkpoint_path, folder, formats=("onnx", "openvino"))}

@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from mivolo.aggregation import (
+from mivolo.tracking.aggregation import (
     UNKNOWN,
     AggregationMode,
     AggregationSettings,
@@ -16,14 +16,14 @@ from mivolo.aggregation import (
     make_aggregator,
     winsorized_mean,
 )
-from mivolo.exports import (
+from mivolo.sinks.exports import (
     FrameLog,
     FrameObservation,
     PersonObservation,
     age_bucket,
     write_frame_exports,
 )
-from mivolo.tracking import HumanDetection, create_tracker, load_tracker_config
+from mivolo.tracking.tracker import HumanDetection, create_tracker, load_tracker_config
 
 
 def p(age, gender="male", score=0.9, det=0.9, face=True, body=False):
@@ -249,7 +249,7 @@ def test_frame_json_records_counts_and_relative_crops(tmp_path):
 
 
 def test_global_smoothing_writes_the_final_estimate_to_every_frame(tmp_path):
-    from mivolo.aggregation import Estimate
+    from mivolo.tracking.aggregation import Estimate
 
     log = write_log(tmp_path)
     final = {1: Estimate(35.5, "male", 0.9, 1.0), 2: Estimate(8.5, "female", 0.7, 0.6)}

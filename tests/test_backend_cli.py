@@ -8,7 +8,7 @@ import pytest
 from test_demo_images import run_demo
 from test_eval_pretrained import PERSON_HEADER, dataset_args, run_eval, write_csv, write_image
 
-from mivolo.export import export_detector, export_mivolo
+from mivolo.model.export import export_detector, export_mivolo
 
 AGE_TOLERANCE = 0.011  # ages are rounded to 2 decimals; fp32 reorderings move them by < 1e-3
 

@@ -16,8 +16,8 @@ import pytest
 import torch
 from onnx import TensorProto, helper, numpy_helper
 
-from mivolo.backends import detector_backend_for, mivolo_backend_for
-from mivolo.errors import CheckpointError, MiVOLOError
+from mivolo.model.backends import detector_backend_for, mivolo_backend_for
+from mivolo.core.errors import CheckpointError, MiVOLOError
 from mivolo.model.mi_volo import MiVOLO
 from mivolo.model.yolo_detector import Detector
 

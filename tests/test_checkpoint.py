@@ -6,14 +6,14 @@ import os
 import pytest
 import torch
 
-from mivolo.errors import CheckpointError, UnsafeCheckpointError
+from mivolo.core.errors import CheckpointError, UnsafeCheckpointError
 from mivolo.model.checkpoint import (
     HF_KEY_PREFIX,
     load_checkpoint,
     save_hf_checkpoint,
     save_legacy_checkpoint,
 )
-from mivolo.synthetic import random_mivolo
+from mivolo.devtools.synthetic import random_mivolo
 
 INPUT = torch.randn(2, 6, 224, 224, generator=torch.Generator().manual_seed(0))
 

@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import pytest
 
-from mivolo.errors import CheckpointError
+from mivolo.core.errors import CheckpointError
 from mivolo.model.yolo_detector import Detector
 
 ROOT = Path(__file__).resolve().parents[1]

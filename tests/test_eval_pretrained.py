@@ -20,12 +20,12 @@ import numpy as np
 import pytest
 import torch
 
-from mivolo.errors import MiVOLOError
+from mivolo.core.errors import MiVOLOError
 from mivolo.evaluation import runner
 from mivolo.evaluation.dataset import CropSettings, EvalDataset, load_split
 from mivolo.model.checkpoint import CheckpointMeta, save_legacy_checkpoint
 from mivolo.model.mivolo_model import create_mivolo
-from mivolo.preprocessing import class_letterbox
+from mivolo.model.preprocessing import class_letterbox
 
 ROOT = Path(__file__).resolve().parents[1]
 PREDICTED_AGE = 32.5

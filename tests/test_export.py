@@ -14,13 +14,13 @@ import onnx
 import pytest
 import torch
 
-from mivolo.backends import load_exported_mivolo
-from mivolo.export import export_detector, export_mivolo
+from mivolo.model.backends import load_exported_mivolo
+from mivolo.model.export import export_detector, export_mivolo
 from mivolo.model.checkpoint import load_checkpoint
 from mivolo.model.mi_volo import MiVOLO
 from mivolo.model.yolo_detector import Detector
-from mivolo.structures import PersonAndFaceResult
-from mivolo.synthetic import write_mivolo_checkpoint
+from mivolo.model.structures import PersonAndFaceResult
+from mivolo.devtools.synthetic import write_mivolo_checkpoint
 
 _spec = importlib.util.spec_from_file_location("export_tool", Path(__file__).resolve().parents[1] / "tools" / "export.py")
 export_tool = importlib.util.module_from_spec(_spec)

@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from timm.models.volo import OutlookAttention, Outlooker
 
 from mivolo.model.mivolo_model import FoldFreeOutlookAttention, fold_patches
-from mivolo.synthetic import random_mivolo
+from mivolo.devtools.synthetic import random_mivolo
 
 SPEC_STATE_DICT = Path(__file__).resolve().parents[2] / "shared" / "spec" / "mivolo_d1_224_6ch_state_dict.txt"
 

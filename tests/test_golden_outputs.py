@@ -25,10 +25,10 @@ import demo
 import torch
 
 from mivolo.model.checkpoint import save_legacy_checkpoint
-from mivolo.pipeline_scripted import scripted_boxes
-from mivolo.preprocessing import normalize_crop
-from mivolo.reid.synthetic import write_public_weights
-from mivolo.synthetic import figure_frame, random_mivolo, write_figure_video
+from mivolo.devtools.scripted import scripted_boxes
+from mivolo.model.preprocessing import normalize_crop
+from mivolo.devtools.reid_synthetic import write_public_weights
+from mivolo.devtools.synthetic import figure_frame, random_mivolo, write_figure_video
 
 GOLDEN_DIR = Path(__file__).resolve().parent / "golden"
 UPDATE = os.environ.get("MIVOLO_UPDATE_GOLDEN") == "1"
@@ -82,7 +82,7 @@ def media(tmp_path_factory):
 @pytest.fixture(scope="module")
 def models(media, detector_path, exported_models):
     """(detector, MiVOLO) per backend: the spread checkpoint, exported for ONNX and OpenVINO."""
-    from mivolo.export import export_mivolo
+    from mivolo.model.export import export_mivolo
 
     exported = export_mivolo(media["checkpoint"], media["checkpoint"].parent, formats=("onnx", "openvino"))
     found = {item.format: item.path for item in exported}

@@ -1,4 +1,4 @@
-"""Device preprocessing (mivolo.gpu_preprocessing) against the exact OpenCV path of the spec.
+"""Device preprocessing (mivolo.model.device_preprocessing) against the exact OpenCV path of the spec.
 
 Both run here on the CPU device (the tensor code is the same on a GPU). The bound: every model
 input value within one grey level (1 / (255 * std)) of the exact path, every age within
@@ -11,12 +11,12 @@ import pytest
 import torch
 from timm.data import IMAGENET_DEFAULT_STD
 
-from mivolo.gpu_preprocessing import DevicePreprocessor, letterbox_placement
+from mivolo.model.device_preprocessing import DevicePreprocessor, letterbox_placement
 from mivolo.model.checkpoint import save_legacy_checkpoint
 from mivolo.model.mi_volo import MiVOLO
-from mivolo.preprocessing import class_letterbox
-from mivolo.structures import PersonAndFaceResult
-from mivolo.synthetic import random_mivolo
+from mivolo.model.preprocessing import class_letterbox
+from mivolo.model.structures import PersonAndFaceResult
+from mivolo.devtools.synthetic import random_mivolo
 
 AGE_BOUND_YEARS = 0.25  # measured: at most 0.12
 SCORE_BOUND = 0.002  # measured: at most 1e-4

@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 import torch
 
-from mivolo.errors import MiVOLOError
+from mivolo.core.errors import MiVOLOError
 from mivolo.model.checkpoint import save_legacy_checkpoint
 from mivolo.model.mi_volo import BatchRow, MiVOLO, compose_rows
-from mivolo.preprocessing import blank_input, crop_person, normalize_crop
-from mivolo.structures import PersonAndFaceResult
-from mivolo.synthetic import random_mivolo
+from mivolo.model.preprocessing import blank_input, crop_person, normalize_crop
+from mivolo.model.structures import PersonAndFaceResult
+from mivolo.devtools.synthetic import random_mivolo
 
 
 def _scene():

@@ -10,7 +10,7 @@ import pytest
 
 from mivolo.evaluation.dataset import CropSettings, load_split
 from mivolo.evaluation.metrics import ADIENCE_BINS
-from mivolo.synthetic import write_detector
+from mivolo.devtools.synthetic import write_detector
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from mivolo.geometry import assign_faces, box_iou
-from mivolo.preprocessing import (
+from mivolo.core.geometry import assign_faces, box_iou
+from mivolo.model.preprocessing import (
     INFERENCE_PERSON_RULE,
     blank_input,
     class_letterbox,

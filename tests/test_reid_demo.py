@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 import torch
 
-from mivolo.errors import MiVOLOError
-from mivolo.reid.comparison import MotBox, count_id_switches, read_mot
-from mivolo.reid.scene import write_crossing_video
+from mivolo.core.errors import MiVOLOError
+from mivolo.jobs.reid_comparison import MotBox, count_id_switches, read_mot
+from mivolo.jobs.crossing_scene import write_crossing_video
 from mivolo.reid.store import import_model
-from mivolo.reid.synthetic import write_public_weights
+from mivolo.devtools.reid_synthetic import write_public_weights
 
 REPO = Path(__file__).resolve().parent.parent
 

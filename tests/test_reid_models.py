@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 import torch
 
-from mivolo.errors import CheckpointError, UnsafeCheckpointError
+from mivolo.core.errors import CheckpointError, UnsafeCheckpointError
 from mivolo.reid import load_reid_encoder
 from mivolo.reid.architecture import architectures, get_architecture
 from mivolo.reid.loading import load_network
 from mivolo.reid.resnest import FASTREID_FORMAT
-from mivolo.reid.synthetic import random_network, write_public_weights
+from mivolo.devtools.reid_synthetic import random_network, write_public_weights
 
 # (architecture, embedding dim, parameters of the inference network, top-level keys of the saved file)
 EXPECTED = {

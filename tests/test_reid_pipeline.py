@@ -15,15 +15,15 @@ import pytest
 import torch
 import yaml
 
-from mivolo.demo_cli import main
-from mivolo.predictor import Predictor
+from mivolo.cli.demo import main
+from mivolo.model.predictor import Predictor
 from mivolo.reid import load_reid_encoder
-from mivolo.reid.synthetic import write_public_weights
-from mivolo.sources import resolve_inputs
-from mivolo.structures import PersonAndFaceResult
-from mivolo.synthetic import write_figure_video
-from mivolo.tracking import TRACKER_DIR, load_tracker_config, reid_model_name
-from mivolo.video_job import VideoJobSettings, run_video
+from mivolo.devtools.reid_synthetic import write_public_weights
+from mivolo.io.sources import resolve_inputs
+from mivolo.model.structures import PersonAndFaceResult
+from mivolo.devtools.synthetic import write_figure_video
+from mivolo.tracking.tracker import TRACKER_DIR, load_tracker_config, reid_model_name
+from mivolo.jobs.video_job import VideoJobSettings, run_video
 
 SIZE = (320, 240)
 DETECTOR_IMGSZ = 64

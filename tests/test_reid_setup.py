@@ -11,8 +11,8 @@ import yaml
 
 from mivolo.reid import load_reid_encoder
 from mivolo.reid.catalog import catalog
-from mivolo.reid.synthetic import write_public_weights
-from mivolo.tracking import TRACKER_DIR
+from mivolo.devtools.reid_synthetic import write_public_weights
+from mivolo.tracking.tracker import TRACKER_DIR
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -1,4 +1,4 @@
-"""Re-ID in tracking: appearance keeps identities through a crossing (mivolo.reid.scene); --reid-merge joins fragments."""
+"""Re-ID in tracking: appearance keeps identities through a crossing (mivolo.jobs.crossing_scene); --reid-merge joins fragments."""
 
 from __future__ import annotations
 
@@ -11,14 +11,14 @@ from mivolo.reid import load_reid_encoder
 from mivolo.reid.architecture import get_architecture
 from mivolo.reid.encoder import ReIDEncoder
 from mivolo.reid.loading import LoadedNetwork
-from mivolo.reid.merge import (
+from mivolo.tracking.merge import (
     TrackAppearance,
     TrackAppearanceAccumulator,
     merge_fragments,
 )
-from mivolo.reid.scene import crossing_frame, crossing_positions, person_box
-from mivolo.reid.synthetic import random_network, write_public_weights
-from mivolo.tracking import (
+from mivolo.jobs.crossing_scene import crossing_frame, crossing_positions, person_box
+from mivolo.devtools.reid_synthetic import random_network, write_public_weights
+from mivolo.tracking.tracker import (
     TRACKER_DIR,
     HumanDetection,
     create_tracker,

@@ -4,7 +4,7 @@ demo.py runs the same generated video with `--scripted-detections 3` (the rigged
 forward pass runs, its boxes are replaced by 3 walking people with faces) once `--sequential`
 and once optimised (`--batch 3`: batched detector and MiVOLO, threaded drawing and encoding).
 With exact preprocessing the outputs are identical, down to the pixels of the output video;
-with device preprocessing (mivolo.gpu_preprocessing, here on the CPU device) they agree within
+with device preprocessing (mivolo.model.device_preprocessing, here on the CPU device) they agree within
 the bound of tests/test_gpu_preprocessing.py.
 """
 
@@ -17,14 +17,14 @@ import numpy as np
 import pytest
 import torch
 
-from mivolo.demo_cli import main
-from mivolo.pipeline import PipelineSettings
-from mivolo.pipeline_scripted import ScriptedDetector, scripted_boxes
-from mivolo.predictor import Predictor
-from mivolo.sources import resolve_inputs
-from mivolo.synthetic import write_figure_video
-from mivolo.tracking import load_tracker_config
-from mivolo.video_job import VideoJobSettings, run_video
+from mivolo.cli.demo import main
+from mivolo.jobs.pipeline import PipelineSettings
+from mivolo.devtools.scripted import ScriptedDetector, scripted_boxes
+from mivolo.model.predictor import Predictor
+from mivolo.io.sources import resolve_inputs
+from mivolo.devtools.synthetic import write_figure_video
+from mivolo.tracking.tracker import load_tracker_config
+from mivolo.jobs.video_job import VideoJobSettings, run_video
 
 SIZE = (320, 240)
 FRAMES = 8

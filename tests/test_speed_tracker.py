@@ -5,8 +5,8 @@ import cv2
 import numpy as np
 import pytest
 
-from mivolo.errors import MiVOLOError
-from mivolo.tracking import GMC_MAX_WIDTH, DownscaledGMC, create_tracker, load_tracker_config
+from mivolo.core.errors import MiVOLOError
+from mivolo.tracking.tracker import GMC_MAX_WIDTH, DownscaledGMC, create_tracker, load_tracker_config
 
 
 def textured_canvas(seed: int = 0) -> np.ndarray:

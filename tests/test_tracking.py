@@ -10,9 +10,9 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from mivolo.errors import MiVOLOError
-from mivolo.structures import PersonAndFaceResult
-from mivolo.tracking import (
+from mivolo.core.errors import MiVOLOError
+from mivolo.model.structures import PersonAndFaceResult
+from mivolo.tracking.tracker import (
     TRACKER_DIR,
     HumanDetection,
     create_tracker,

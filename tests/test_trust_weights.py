@@ -17,8 +17,8 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from mivolo.errors import CheckpointError, MiVOLOError, UnsafeCheckpointError
-from mivolo.io_utils import write_json_atomic
+from mivolo.core.errors import CheckpointError, MiVOLOError, UnsafeCheckpointError
+from mivolo.io.safe_output import write_json_atomic
 from mivolo.model.checkpoint import (
     CheckpointMeta,
     load_checkpoint,
@@ -27,7 +27,7 @@ from mivolo.model.checkpoint import (
     save_legacy_checkpoint,
 )
 from mivolo.reid.loading import read_weight_file
-from mivolo.synthetic import random_mivolo
+from mivolo.devtools.synthetic import random_mivolo
 
 POS_EMBED = torch.zeros(1, 14, 14, 384)  # all the meta checks need from a state_dict: input size 224
 GOOD_META = {"min_age": 1, "max_age": 95, "avg_age": 48.0, "no_gender": False}

@@ -15,13 +15,13 @@ from types import SimpleNamespace
 import cv2
 import pytest
 
-from mivolo.demo_cli import main
+from mivolo.cli.demo import main
 from mivolo.model.yolo_detector import Detector
-from mivolo.predictor import Predictor
-from mivolo.sources import resolve_inputs
-from mivolo.synthetic import figure_frame, write_figure_video
-from mivolo.tracking import load_tracker_config
-from mivolo.video_job import StopRequest, VideoJobSettings, run_video
+from mivolo.model.predictor import Predictor
+from mivolo.io.sources import resolve_inputs
+from mivolo.devtools.synthetic import figure_frame, write_figure_video
+from mivolo.tracking.tracker import load_tracker_config
+from mivolo.jobs.video_job import StopRequest, VideoJobSettings, run_video
 
 REPO = Path(__file__).resolve().parent.parent
 SIZE = (320, 240)

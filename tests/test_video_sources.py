@@ -10,10 +10,10 @@ import cv2
 import numpy as np
 import pytest
 
-from mivolo.errors import MiVOLOError
-from mivolo.sources import VideoSource, VideoSourceKind, resolve_inputs
-from mivolo.synthetic import figure_frame, write_figure_video
-from mivolo.video_io import AnnotatedVideoWriter, VideoInfo, VideoReader, prefetch, resolve_url
+from mivolo.core.errors import MiVOLOError
+from mivolo.io.sources import VideoSource, VideoSourceKind, resolve_inputs
+from mivolo.devtools.synthetic import figure_frame, write_figure_video
+from mivolo.io.video import AnnotatedVideoWriter, VideoInfo, VideoReader, prefetch, resolve_url
 
 
 @pytest.fixture(scope="module")

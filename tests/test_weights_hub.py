@@ -5,7 +5,7 @@ import shutil
 
 from test_demo_images import run_demo
 
-from mivolo.weights import DEFAULT_DETECTOR, DEFAULT_MIVOLO
+from mivolo.model.weights import DEFAULT_DETECTOR, DEFAULT_MIVOLO
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
 

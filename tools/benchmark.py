@@ -1,9 +1,9 @@
 #!/usr/bin/env python
 """Speed benchmarks, one entry point.
 
-Setting `cpu`: PyTorch vs ONNX Runtime vs OpenVINO on a few CPU cores (see `mivolo.benchmark_cpu`).
+Setting `cpu`: PyTorch vs ONNX Runtime vs OpenVINO on a few CPU cores (see `mivolo.devtools.benchmark_cpu`).
 Setting `pipeline`: the whole video pipeline (demo.py), optimised vs sequential, on a GPU or the
-CPU (see `mivolo.pipeline_benchmark`).
+CPU (see `mivolo.devtools.benchmark_pipeline`).
 """
 
 import argparse
@@ -14,8 +14,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from mivolo.backends import BACKENDS  # noqa: E402
-from mivolo.errors import MiVOLOError  # noqa: E402
+from mivolo.model.backends import BACKENDS  # noqa: E402
+from mivolo.core.errors import MiVOLOError  # noqa: E402
 
 EPILOG = """\
 examples:
@@ -67,7 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
 def run_pipeline_setting(args) -> int:
     import torch
 
-    from mivolo.pipeline_benchmark import PipelineBenchmarkSettings, benchmark_pipeline, check, describe, format_table, parse_size, write_report
+    from mivolo.devtools.benchmark_pipeline import PipelineBenchmarkSettings, benchmark_pipeline, check, describe, format_table, parse_size, write_report
 
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     settings = PipelineBenchmarkSettings.for_device(
@@ -84,7 +84,7 @@ def run_pipeline_setting(args) -> int:
     )
     check(settings)
     if device == "cpu":
-        from mivolo.benchmark_cpu import pin_to_cores
+        from mivolo.devtools.benchmark_cpu import pin_to_cores
 
         pin_to_cores(args.cores)  # demo.py's child processes inherit the cores
     with tempfile.TemporaryDirectory(prefix="mivolo-bench-") as temporary:
@@ -111,7 +111,7 @@ def main(argv=None) -> int:
     args.detectors = args.detectors or ["x", "n"]
     args.mivolo_sizes = args.mivolo_sizes or [224, 384]
     args.json = args.json or Path("benchmark_cpu.json")
-    from mivolo.benchmark_cpu import all_configs, benchmark, format_table, pin_to_cores, prepare_models, speedups, write_report
+    from mivolo.devtools.benchmark_cpu import all_configs, benchmark, format_table, pin_to_cores, prepare_models, speedups, write_report
 
     try:
         cores = pin_to_cores(args.cores)

@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Export MiVOLO and/or the detector for ONNX Runtime and OpenVINO (see `mivolo.export`)."""
+"""Export MiVOLO and/or the detector for ONNX Runtime and OpenVINO (see `mivolo.model.export`)."""
 
 import argparse
 import logging
@@ -9,8 +9,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from mivolo.errors import run_command  # noqa: E402
-from mivolo.export import DEFAULT_OPSET, EXPORT_FORMATS, export_detector, export_mivolo  # noqa: E402
+from mivolo.core.errors import run_command  # noqa: E402
+from mivolo.model.export import DEFAULT_OPSET, EXPORT_FORMATS, export_detector, export_mivolo  # noqa: E402
 
 EPILOG = """\
 examples:

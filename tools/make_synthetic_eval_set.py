@@ -24,7 +24,7 @@ from tqdm import tqdm
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
 from mivolo.evaluation.dataset import PERSON_COLUMNS, REQUIRED_COLUMNS  # noqa: E402
-from mivolo.synthetic import write_mivolo_checkpoint  # noqa: E402
+from mivolo.devtools.synthetic import write_mivolo_checkpoint  # noqa: E402
 
 IMAGE_W, IMAGE_H = 192, 256
 

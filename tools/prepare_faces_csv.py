@@ -10,7 +10,7 @@ from typing import List, Optional
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
-from mivolo.errors import run_command  # noqa: E402
+from mivolo.core.errors import run_command  # noqa: E402
 from mivolo.evaluation.prepare import FaceBoxFinder, add_detector_arguments, prepare_faces_csv  # noqa: E402
 
 EPILOG = """\

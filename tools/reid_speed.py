@@ -18,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from mivolo.reid.architecture import architectures, get_architecture
 from mivolo.reid.encoder import ReIDEncoder
 from mivolo.reid.loading import LoadedNetwork
-from mivolo.reid.synthetic import random_network
+from mivolo.devtools.reid_synthetic import random_network
 
 
 def crops_per_second(encoder: ReIDEncoder, batch: int, min_seconds: float) -> float:

@@ -30,10 +30,10 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from mivolo.errors import MiVOLOError
+from mivolo.core.errors import MiVOLOError
 from mivolo.evaluation.metrics import UNKNOWN, AgeBins
-from mivolo.geometry import box_iou, clamp_boxes
-from mivolo.preprocessing import FACE_LABEL, PERSON_LABEL, PersonCropRule, class_letterbox, crop_person
+from mivolo.core.geometry import box_iou, clamp_boxes
+from mivolo.model.preprocessing import FACE_LABEL, PERSON_LABEL, PersonCropRule, class_letterbox, crop_person
 
 _logger = logging.getLogger("mivolo.evaluation")
 

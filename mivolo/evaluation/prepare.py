@@ -18,12 +18,12 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from mivolo.errors import MiVOLOError
+from mivolo.core.errors import MiVOLOError
 from mivolo.evaluation.dataset import REQUIRED_COLUMNS, Box
-from mivolo.geometry import to_int_boxes
-from mivolo.io_utils import atomic_path
-from mivolo.preprocessing import FACE_LABEL
-from mivolo.sources import IMAGE_EXTENSIONS, find_files
+from mivolo.core.geometry import to_int_boxes
+from mivolo.io.safe_output import atomic_path
+from mivolo.model.preprocessing import FACE_LABEL
+from mivolo.io.sources import IMAGE_EXTENSIONS, find_files
 
 UNKNOWN_LABEL = "-1"
 # UTKFace: <age>_<gender>_<race>_<date>.jpg(.chip.jpg); gender 0 = male, 1 = female

@@ -22,12 +22,12 @@ import torch
 from timm.data import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
 from tqdm import tqdm
 
-from mivolo.backends import TORCH, load_exported_mivolo, mivolo_backend_for
-from mivolo.devices import resolve_device
-from mivolo.errors import MiVOLOError, run_command
+from mivolo.model.backends import TORCH, load_exported_mivolo, mivolo_backend_for
+from mivolo.core.runtime import resolve_device
+from mivolo.core.errors import MiVOLOError, run_command
 from mivolo.evaluation.dataset import CropSettings, DatasetReport, EvalDataset, load_split
 from mivolo.evaluation.metrics import AgeScale, MetricsAccumulator, MetricsSummary, bins_for_dataset
-from mivolo.io_utils import atomic_path, ensure_writable_dir
+from mivolo.io.safe_output import atomic_path, ensure_writable_dir
 from mivolo.model.checkpoint import load_checkpoint
 from mivolo.model.mi_volo import Meta
 
@@ -264,7 +264,7 @@ def _run_batches(
 
 def _worker_message(exc: MiVOLOError) -> str:
     """A loader worker's MiVOLOError comes back as "Caught MiVOLOError in DataLoader worker process N."
-    plus the worker's traceback, whose last line is "mivolo.errors.MiVOLOError: <message>"."""
+    plus the worker's traceback, whose last line is "mivolo.core.errors.MiVOLOError: <message>"."""
     lines = str(exc).rstrip().splitlines()
     if len(lines) <= 1:
         return str(exc)

@@ -25,8 +25,8 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file as load_safetensors
 from safetensors.torch import save_file as save_safetensors
 
-from mivolo.errors import CheckpointError, UnsafeCheckpointError
-from mivolo.io_utils import atomic_path, write_json_atomic
+from mivolo.core.errors import CheckpointError, UnsafeCheckpointError
+from mivolo.io.safe_output import atomic_path, write_json_atomic
 from mivolo.model.mivolo_model import FACE_BODY_CHANNELS, FACE_CHANNELS, MiVOLOModel, create_mivolo
 
 HF_WEIGHTS_NAME = "model.safetensors"

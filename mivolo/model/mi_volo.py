@@ -2,7 +2,7 @@
 
 Given an image and its detections it builds the batch as the published code does (shared spec,
 section 4), runs the network and writes ages and genders back into the detections. The network
-runs in PyTorch, or in ONNX Runtime / OpenVINO for an exported file (see `mivolo.backends`).
+runs in PyTorch, or in ONNX Runtime / OpenVINO for an exported file (see `mivolo.model.backends`).
 """
 
 from __future__ import annotations
@@ -15,13 +15,13 @@ import numpy as np
 import torch
 from timm.data import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
 
-from mivolo.backends import TORCH, load_exported_mivolo, mivolo_backend_for
-from mivolo.devices import resolve_device
-from mivolo.errors import MiVOLOError
+from mivolo.model.backends import TORCH, load_exported_mivolo, mivolo_backend_for
+from mivolo.core.runtime import resolve_device
+from mivolo.core.errors import MiVOLOError
 from mivolo.model.checkpoint import CheckpointMeta, load_checkpoint
 from mivolo.model.mivolo_model import variant_name
-from mivolo.preprocessing import crop_face, crop_person, prepare_classification_images
-from mivolo.structures import PersonAndFaceResult
+from mivolo.model.preprocessing import crop_face, crop_person, prepare_classification_images
+from mivolo.model.structures import PersonAndFaceResult
 
 _logger = logging.getLogger("mivolo")
 

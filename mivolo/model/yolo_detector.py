@@ -12,7 +12,7 @@ from typing import Dict, Optional, Union
 import numpy as np
 import torch
 
-from mivolo.backends import (
+from mivolo.model.backends import (
     ONNX,
     OPENVINO_DETECTOR_FOLDER_SUFFIX,
     OPENVINO_SUFFIX,
@@ -20,9 +20,9 @@ from mivolo.backends import (
     detector_backend_for,
     require_package,
 )
-from mivolo.devices import resolve_device
-from mivolo.errors import CheckpointError
-from mivolo.structures import DETECTOR_CLASSES, PersonAndFaceResult
+from mivolo.core.runtime import resolve_device
+from mivolo.core.errors import CheckpointError
+from mivolo.model.structures import DETECTOR_CLASSES, PersonAndFaceResult
 
 DETECTOR_SUFFIX = ".pt"
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Dict, Optional, Tuple
 
-from mivolo.errors import MiVOLOError
+from mivolo.core.errors import MiVOLOError
 
 SPEED_TIERS = ("edge", "fast", "medium", "slow", "slowest")  # fastest first
 GOALS = ("speed", "balanced", "accuracy", "edge")

@@ -27,7 +27,7 @@ from typing import Optional
 
 from tqdm import tqdm
 
-from mivolo.errors import MiVOLOError
+from mivolo.core.errors import MiVOLOError
 
 CHUNK_BYTES = 1 << 16
 DEFAULT_RETRIES = 5

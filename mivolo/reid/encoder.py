@@ -11,8 +11,8 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from mivolo.devices import resolve_device
-from mivolo.errors import MiVOLOError
+from mivolo.core.runtime import resolve_device
+from mivolo.core.errors import MiVOLOError
 from mivolo.reid.architecture import ReIDArchitecture, parameter_count
 from mivolo.reid.loading import LoadedNetwork, load_network
 

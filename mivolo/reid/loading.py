@@ -17,7 +17,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file as load_safetensors
 from torch import nn
 
-from mivolo.errors import CheckpointError
+from mivolo.core.errors import CheckpointError
 from mivolo.model.checkpoint import load_state_dict_strict, safe_torch_load
 from mivolo.reid.architecture import (
     BATCHNORM_COUNTER_SUFFIX,

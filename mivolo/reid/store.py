@@ -15,8 +15,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Dict, Optional
 
-from mivolo.errors import MiVOLOError
-from mivolo.io_utils import atomic_path, write_json_atomic
+from mivolo.core.errors import MiVOLOError
+from mivolo.io.safe_output import atomic_path, write_json_atomic
 from mivolo.reid.catalog import catalog
 from mivolo.reid.download import sha256_of
 

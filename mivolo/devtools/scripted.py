@@ -1,0 +1,65 @@
+"""`--scripted-detections K`: a fixed load for benchmarks.
+
+The detector's forward pass still runs on every frame (its cost is real), but its boxes are
+replaced by K people laid out on a grid, each a body box with a face box at its top, walking
+left and right inside their cell. Every frame then has exactly K persons and K faces, whatever
+the (random-weight) detector proposes.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import List, Sequence
+
+import numpy as np
+
+from mivolo.model.structures import PersonAndFaceResult
+
+SCRIPTED_CONFIDENCE = 0.9
+STEP_PX_PER_FRAME = 3.0  # walking speed
+
+
+def scripted_boxes(frame_number: int, width: int, height: int, people: int) -> np.ndarray:
+    """2K x 4 xyxy boxes: person i's body at 2i, its face at 2i + 1."""
+    if people == 0:
+        return np.zeros((0, 4), np.float32)
+    columns = math.ceil(math.sqrt(people * width / height))
+    rows = math.ceil(people / columns)
+    cell_w, cell_h = width / columns, height / rows
+    body_w, body_h = cell_w * 0.45, cell_h * 0.9
+    face = body_w * 0.5
+    travel = cell_w - body_w - 2  # the body stays inside its cell, so people never overlap
+    boxes = []
+    for person in range(people):
+        column, row = person % columns, person // columns
+        offset = (frame_number * STEP_PX_PER_FRAME + person * 7) % (2 * travel)
+        x = column * cell_w + 1 + (offset if offset <= travel else 2 * travel - offset)
+        y = row * cell_h + (cell_h - body_h) / 2
+        boxes.append([x, y, x + body_w, y + body_h])
+        face_x = x + (body_w - face) / 2
+        boxes.append([face_x, y + 2, face_x + face, y + 2 + face])
+    return np.asarray(boxes, np.float32)
+
+
+class ScriptedDetector:
+    """Wraps a Detector: runs it, then answers with `scripted_boxes` for the n-th frame it sees."""
+
+    def __init__(self, detector, people: int):
+        self.detector = detector
+        self.people = people
+        self.frames_seen = 0
+
+    def _scripted(self, image: np.ndarray) -> PersonAndFaceResult:
+        height, width = image.shape[:2]
+        boxes = scripted_boxes(self.frames_seen, width, height, self.people)
+        self.frames_seen += 1
+        labels = ["person", "face"] * self.people
+        return PersonAndFaceResult.from_boxes(image, boxes, labels, [SCRIPTED_CONFIDENCE] * len(boxes))
+
+    def predict(self, image: np.ndarray) -> PersonAndFaceResult:
+        self.detector.predict(image)
+        return self._scripted(image)
+
+    def predict_batch(self, images: Sequence[np.ndarray]) -> List[PersonAndFaceResult]:
+        self.detector.predict_batch(images)
+        return [self._scripted(image) for image in images]

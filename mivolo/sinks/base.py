@@ -1,0 +1,89 @@
+"""What every output of a run is: a sink that is opened with the run's facts, sees every frame,
+and is closed with the run's result, returning the files it wrote.
+
+A sink declares the files it will write before the run starts (`planned`), so that the job can
+refuse, before any work, outputs that collide with an input or with each other, and folders
+that cannot be written. Sinks only read the frames and the result they are given.
+
+Each sink module describes itself with a `SinkSpec`: its command-line flags and how to build it
+from them. A new output is one module in `mivolo.sinks` holding a `SINK` spec (see
+`registry.py`); nothing else needs to change.
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Dict, Iterator, List, Optional, Protocol, Tuple
+
+from mivolo.core.record import FrameRecord
+
+IMAGE_RUN, VIDEO_RUN = "images", "video"
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """What a sink knows when it opens: where outputs go and what the source is."""
+
+    kind: str  # IMAGE_RUN or VIDEO_RUN
+    output_dir: Path
+    name: str  # a safe stem for file names (the video's; "images" for an image run)
+    source: Dict[str, object]  # what the summary says about the input (path, size, fps, ...)
+    settings: Dict[str, object]  # what the summary says about the settings
+    fps: float = 0.0  # the video's frame rate
+    frame_size: Tuple[int, int] = (0, 0)  # width, height of the video's frames
+
+
+@dataclass
+class RunResult:
+    """What a sink gets when the run ends (see mivolo.jobs.video_job for how it is filled)."""
+
+    info: RunInfo
+    stats: object  # the job's statistics: frames read / analysed / corrupt, time, stop reason
+    tracks: List[object] = field(default_factory=list)  # the reported people (TrackHistory), by ID
+    person_of_track: Optional[Dict[int, int]] = None  # track ID -> person ID after --reid-merge
+    use_final_estimates: bool = False  # global smoothing: every frame shows its track's final answer
+    frames: Optional[Callable[[], Iterator[FrameRecord]]] = None  # the analysed frames, reported tracks only
+    images: List[dict] = field(default_factory=list)  # an image run's per-image records
+    outputs: Dict[str, Optional[Path]] = field(default_factory=dict)  # what the sinks closed so far wrote
+    completed: bool = True
+
+
+class Sink(Protocol):
+    """One output of a run."""
+
+    def planned(self) -> List[Path]:
+        """The files (or folders) this sink will write, known before the run starts."""
+
+    def open(self, info: RunInfo) -> None:
+        ...
+
+    def write(self, frame: FrameRecord) -> None:
+        """Every frame read, in order; `frame.analysed` tells whether it carries fresh results."""
+
+    def close(self, result: RunResult) -> Dict[str, Optional[Path]]:
+        """Finish the output; the paths written, by output name (None: nothing was written)."""
+
+
+@dataclass(frozen=True)
+class SinkSpec:
+    """How an output is asked for on the command line and built for a run."""
+
+    name: str
+    runs: Tuple[str, ...]  # the kinds of run it applies to (IMAGE_RUN, VIDEO_RUN)
+    add_arguments: Callable[[argparse._ArgumentGroup], None]
+    build: Callable[[argparse.Namespace, "OutputPlan"], Optional[Sink]]
+    order: int = 50  # closing order: a sink reading others' paths (the summary) closes last
+
+
+@dataclass(frozen=True)
+class OutputPlan:
+    """Where one run's outputs go: the output folder and the run's name."""
+
+    kind: str
+    output_dir: Path
+    name: str
+
+    def path(self, file_name: str) -> Path:
+        return self.output_dir / file_name
