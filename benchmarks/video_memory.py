@@ -27,10 +27,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from mivolo.jobs.pipeline import PipelineSettings  # noqa: E402
 from mivolo.io.sources import resolve_inputs  # noqa: E402
-from mivolo.model.structures import PersonAndFaceResult  # noqa: E402
+from mivolo.core.record import people_from_detections  # noqa: E402
 from mivolo.devtools.synthetic import write_figure_video  # noqa: E402
 from mivolo.tracking.tracker import load_tracker_config  # noqa: E402
 from mivolo.jobs.video_job import VideoJobSettings, run_video  # noqa: E402
+from mivolo.sinks.registry import output_options  # noqa: E402
 
 
 def current_rss_mib() -> float:
@@ -47,7 +48,10 @@ class ColourDetector:
         self.frames = 0
         self.samples = []  # (frame, RSS MiB)
 
-    def predict(self, image):
+    def detect_people(self, images):
+        return [self._detect(image) for image in images]
+
+    def _detect(self, image):
         if self.frames % self.every == 0:
             self.samples.append((self.frames, current_rss_mib()))
         self.frames += 1
@@ -60,23 +64,25 @@ class ColourDetector:
                 if w * h >= 50:
                     boxes.append([x, y, x + w, y + h])
                     labels.append(label)
-        return PersonAndFaceResult.from_boxes(image, boxes, labels, [0.9] * len(boxes))
+        return people_from_detections(boxes, labels, [0.9] * len(boxes))
 
 
 class FixedAges:
-    """MiVOLO's batch interface (prepare_crops -> inference -> fill_in_results) with fixed answers."""
+    """MiVOLO's batch interface (prepare -> inference -> fill) with fixed answers."""
 
-    def prepare_crops(self, image, detections):
-        rows = list(range(detections.n_objects))
+    def prepare(self, image, people):
+        rows = list(range(len(people)))
         return (torch.zeros((len(rows), 1)) if rows else None), rows
 
     def inference(self, model_input):
         return model_input
 
-    def fill_in_results(self, output, detections, rows):
-        for index in rows:
-            detections.set_age(index, 30.0 + index)
-            detections.set_gender(index, "female" if index % 2 else "male", 0.8)
+    def fill(self, output, people, rows):
+        rows = np.array(rows, np.int64)
+        return people.with_columns(
+            age=30.0 + rows, gender=rows % 2, gender_score=np.full(len(rows), 0.8),
+            face_estimated=people.has_face, body_estimated=people.has_body,
+        )
 
 
 class ScriptedPredictor:
@@ -98,10 +104,7 @@ def main() -> None:
         settings = VideoJobSettings(
             output_dir=Path(folder) / "out",
             tracker=load_tracker_config("botsort.yaml"),
-            draw=True,
-            save_json=True,
-            save_crops=True,
-            crop_every=100,
+            outputs=output_options(draw=True, save_json=True, save_crops=True, crop_every=100),
             progress=False,
             pipeline=PipelineSettings(threaded_writer=True),
         )

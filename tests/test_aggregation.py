@@ -1,4 +1,4 @@
-"""Per-track aggregation modes and the frame exports, checked against hand-computed values."""
+"""Per-track aggregation modes, checked against hand-computed values."""
 
 import json
 
@@ -16,14 +16,8 @@ from mivolo.tracking.aggregation import (
     make_aggregator,
     winsorized_mean,
 )
-from mivolo.sinks.exports import (
-    FrameLog,
-    FrameObservation,
-    PersonObservation,
-    age_bucket,
-    write_frame_exports,
-)
-from mivolo.tracking.tracker import HumanDetection, create_tracker, load_tracker_config
+from mivolo.tracking.tracker import create_tracker, load_tracker_config
+from scripted_people import bodies
 
 
 def p(age, gender="male", score=0.9, det=0.9, face=True, body=False):
@@ -130,17 +124,9 @@ def test_confidence_best_survives_the_track_being_lost():
     frames = [(38.0, 0.95)] * 3 + [None] * 5 + [(60.0, 0.55)] * 3  # (age, detection conf) or absent
     shown = []
     for index, frame in enumerate(frames):
-        humans = (
-            []
-            if frame is None
-            else [
-                HumanDetection(0, None, np.array([50, 40, 90, 200], np.float32), None, frame[1], frame[0], "male", 0.9)
-            ]
-        )
-        for person in tracker.update(humans, None):
-            history = book.history(person.track_id, index / 10)
-            history.observe(index / 10, Prediction(person.human.age, "male", 0.9, person.human.confidence))
-            shown.append((person.track_id, history.estimate().age))
+        people = bodies() if frame is None else bodies([50, 40, 90, 200], confidence=frame[1], age=[frame[0]], gender=[0], gender_score=[0.9])
+        tracked = book.update(tracker.update(people, None), index / 10)
+        shown += [(int(track_id), float(age)) for track_id, age in zip(tracked.track_id, tracked.track_age)]
     assert shown == [(1, 38.0)] * 6
 
 
@@ -177,85 +163,3 @@ def test_short_tracks_are_not_reported():
         for i in range(frames):
             book.history(track_id, i).observe(i, p(30))
     assert [t.track_id for t in book.reported(3)] == [1, 3]
-
-
-# ---- exports --------------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    "age, bucket",
-    [
-        (0.0, "age_under_13"),
-        (12.4, "age_under_13"),
-        (12.6, "age_teen"),
-        (19.4, "age_teen"),
-        (29.0, "age_twenty"),
-        (44.0, "age_forty"),
-        (59.4, "age_fifty"),
-        (65.0, "age_sixty"),
-        (69.6, "age_seventy"),
-        (101.0, "age_seventy"),
-        (None, None),
-    ],
-)
-def test_age_buckets_cover_every_age_with_correct_names(age, bucket):
-    assert age_bucket(age) == bucket
-
-
-def person(track_id, age, gender, crop=None, box=(10.0, 20.0, 50.0, 120.0)):
-    return PersonObservation(track_id, list(box), 0.875, [30, 70], age, gender, 0.8, 0.75, crop)
-
-
-def write_log(tmp_path):
-    log = FrameLog(tmp_path / ".log.jsonl")
-    log.append(
-        FrameObservation(
-            0, 0.0, [person(1, 34.4, "male", str(tmp_path / "crops" / "best_1.jpg")), person(2, 8.0, "female")]
-        )
-    )
-    log.append(FrameObservation(3, 0.3, [person(1, 36.6, "male"), person(2, 9.0, "female"), person(5, 70.0, "female")]))
-    return log
-
-
-def test_frame_json_records_counts_and_relative_crops(tmp_path):
-    log = write_log(tmp_path)
-    final = {1: None, 2: None}  # track 5 is too short to be reported
-    json_path, mot_path = tmp_path / "out" / "frames.json", tmp_path / "mot.txt"
-    peak = write_frame_exports(log, final, False, json_path, mot_path)
-    records = json.loads(json_path.read_text())
-    assert peak == 2 and len(records) == 2
-    first, second = records
-    assert first["version"] == 2 and first["time"] == "0.0 sec" and second["time"] == "0.3 sec"
-    assert (first["total_people"], first["man"], first["woman"]) == (2, 1, 1)
-    assert (first["age_thirty"], first["age_under_13"], first["age_seventy"]) == (1, 1, 0)
-    assert second["age_thirty"] == 1 and second["people_data"][0]["age"] == 37
-    assert first["people_data"][0] == {
-        "id": 1,
-        "gender": "man",
-        "age": 34,
-        "gender_score": 0.8,
-        "gender_vote_share": 0.75,
-        "cropped_img": "../crops/best_1.jpg",
-        "location": [30, 70],
-        "box": [10.0, 20.0, 50.0, 120.0],
-    }
-    assert "age_fourty" not in first and "age_sisxty" not in first and "age_forty" in first and "age_sixty" in first
-    assert mot_path.read_text().splitlines() == [
-        "1,1,10.00,20.00,40.00,100.00,0.8750,-1,-1,-1",
-        "1,2,10.00,20.00,40.00,100.00,0.8750,-1,-1,-1",
-        "4,1,10.00,20.00,40.00,100.00,0.8750,-1,-1,-1",
-        "4,2,10.00,20.00,40.00,100.00,0.8750,-1,-1,-1",
-    ]
-
-
-def test_global_smoothing_writes_the_final_estimate_to_every_frame(tmp_path):
-    from mivolo.tracking.aggregation import Estimate
-
-    log = write_log(tmp_path)
-    final = {1: Estimate(35.5, "male", 0.9, 1.0), 2: Estimate(8.5, "female", 0.7, 0.6)}
-    json_path = tmp_path / "frames.json"
-    write_frame_exports(log, final, True, json_path, None)
-    records = json.loads(json_path.read_text())
-    assert [[person["age"] for person in r["people_data"]] for r in records] == [[36, 8], [36, 8]]
-    assert all(r["people_data"][1]["gender_score"] == 0.7 for r in records)
-    assert all(r["people_data"][1]["gender_vote_share"] == 0.6 for r in records)

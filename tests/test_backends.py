@@ -16,6 +16,7 @@ import pytest
 import torch
 from onnx import TensorProto, helper, numpy_helper
 
+from mivolo.core.record import gender_name
 from mivolo.model.backends import detector_backend_for, mivolo_backend_for
 from mivolo.core.errors import CheckpointError, MiVOLOError
 from mivolo.model.mi_volo import MiVOLO
@@ -115,8 +116,8 @@ def test_exported_model_runs_behind_mivolo_api(tiny_onnx, backend):
     expected = np.stack([WEIGHT[0], 2.0 * WEIGHT.sum(axis=0)])
     np.testing.assert_allclose(output.numpy(), expected, rtol=1e-6, atol=1e-6)
     # decode is shared: age = output[2] * (95 - 1) + 48
-    (age, gender, score), _ = model.decode(output)
-    assert age == round(0.02 * 94 + 48, 2) and gender == "female"
+    ages, genders, _ = model.decode(output)
+    assert ages[0] == round(0.02 * 94 + 48, 2) and gender_name(genders[0]) == "female"
 
 
 # ---- bad exported files: one clear line ----

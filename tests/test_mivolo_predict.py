@@ -59,11 +59,12 @@ def test_denormalisation_and_gender_score_by_hand(controlled_checkpoint):
 
 def test_rows_follow_published_order():
     image, boxes, labels = _scene()
-    result = PersonAndFaceResult.from_boxes(image, boxes, labels)
-    result.associate_faces_with_persons()
-    assert compose_rows(result, True, True) == [BatchRow(1, 0), BatchRow(2, None), BatchRow(None, 3), BatchRow(None, 4)]
-    assert compose_rows(result, True, False) == [BatchRow(1, None), BatchRow(2, None)]
-    assert compose_rows(result, False, True) == [BatchRow(None, 0), BatchRow(None, 3), BatchRow(None, 4)]
+    people = PersonAndFaceResult.from_boxes(image, boxes, labels).record
+    # people: face 1 with body 0, face 2 alone, then bodies 3 and 4 alone
+    assert list(zip(people.face_index, people.body_index)) == [(1, 0), (2, -1), (-1, 3), (-1, 4)]
+    assert compose_rows(people, True, True) == [BatchRow(0, True, True), BatchRow(1, True, False), BatchRow(2, False, True), BatchRow(3, False, True)]
+    assert compose_rows(people, True, False) == [BatchRow(0, True, False), BatchRow(1, True, False)]
+    assert compose_rows(people, False, True) == [BatchRow(0, False, True), BatchRow(2, False, True), BatchRow(3, False, True)]
 
 
 def _expected(model, meta, face, body):

@@ -20,7 +20,8 @@ from mivolo.model.predictor import Predictor
 from mivolo.reid import load_reid_encoder
 from mivolo.devtools.reid_synthetic import write_public_weights
 from mivolo.io.sources import resolve_inputs
-from mivolo.model.structures import PersonAndFaceResult
+from mivolo.core.record import People, people_from_detections
+from mivolo.sinks.registry import output_options
 from mivolo.devtools.synthetic import write_figure_video
 from mivolo.tracking.tracker import TRACKER_DIR, load_tracker_config, reid_model_name
 from mivolo.jobs.video_job import VideoJobSettings, run_video
@@ -138,12 +139,15 @@ class ScriptedOnePerson:
     def __init__(self):
         self.frame = 0
 
-    def predict(self, image):
+    def detect_people(self, images):
+        return [self._people() for _ in images]
+
+    def _people(self):
         boxes = person_at(self.frame)
         self.frame += 1
         if boxes is None:
-            return PersonAndFaceResult.from_boxes(image, [], [], [])
-        return PersonAndFaceResult.from_boxes(image, list(boxes), ["person", "face"], [0.9, 0.9])
+            return People.empty()
+        return people_from_detections(np.array(boxes, np.float32), ["person", "face"], [0.9, 0.9])
 
 
 @pytest.fixture(scope="module")
@@ -164,14 +168,14 @@ def test_reid_merge_joins_a_person_who_came_back_after_the_track_buffer(
     settings = VideoJobSettings(
         output_dir=tmp_path,
         tracker=load_tracker_config(str(tracker_yaml(tmp_path, track_buffer=TRACK_BUFFER))),
-        save_json=True,
+        outputs=output_options(save_json=True),
         progress=False,
         reid_merge_threshold=merge,
     )
     result = run_video(mivolo_predictor, resolve_inputs(str(video)).videos[0], settings, load_reid_encoder(osnet_path, "cpu"))
-    summary = json.loads(result.outputs.summary_json.read_text())
-    frames = json.loads(result.outputs.frames_json.read_text())
-    mot_ids = {line.split(",")[1] for line in result.outputs.mot.read_text().splitlines()}
+    summary = json.loads(result.outputs["summary_json"].read_text())
+    frames = json.loads(result.outputs["frames_json"].read_text())
+    mot_ids = {line.split(",")[1] for line in result.outputs["mot"].read_text().splitlines()}
     json_ids = {person["id"] for frame in frames for person in frame["people_data"]}
     assert summary["run"]["unique_people"] == len(summary["people"]) == people
     assert len(mot_ids) == len(json_ids) == people

@@ -18,12 +18,8 @@ from mivolo.tracking.merge import (
 )
 from mivolo.jobs.crossing_scene import crossing_frame, crossing_positions, person_box
 from mivolo.devtools.reid_synthetic import random_network, write_public_weights
-from mivolo.tracking.tracker import (
-    TRACKER_DIR,
-    HumanDetection,
-    create_tracker,
-    load_tracker_config,
-)
+from mivolo.tracking.tracker import TRACKER_DIR, create_tracker, load_tracker_config
+from scripted_people import bodies
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -39,9 +35,8 @@ def track_ids_per_frame(tracker):
     rng = np.random.default_rng(0)
     ids = []
     for a, b in crossing_positions():  # A is person 1 (red shirt), B person 2 (blue)
-        humans = [HumanDetection(index, None, person_box(x), None, 0.9) for index, x in enumerate((a, b))]
-        tracked = tracker.update(humans, crossing_frame(a, b, rng))
-        ids.append({"AB"[person.human.person_index]: person.track_id for person in tracked})
+        tracked = tracker.update(bodies(person_box(a), person_box(b)), crossing_frame(a, b, rng))
+        ids.append({"AB"[int(body)]: int(track_id) for body, track_id in zip(tracked.body_index, tracked.track_id)})
     return ids
 
 

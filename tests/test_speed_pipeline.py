@@ -25,6 +25,7 @@ from mivolo.io.sources import resolve_inputs
 from mivolo.devtools.synthetic import write_figure_video
 from mivolo.tracking.tracker import load_tracker_config
 from mivolo.jobs.video_job import VideoJobSettings, run_video
+from mivolo.sinks.registry import output_options
 
 SIZE = (320, 240)
 FRAMES = 8
@@ -106,14 +107,14 @@ def test_device_preprocessing_pipeline_agrees_within_the_bound(video, tmp_path, 
     settings = VideoJobSettings(
         output_dir=tmp_path,
         tracker=load_tracker_config("botsort_static.yaml"),
-        save_json=True,
+        outputs=output_options(save_json=True),
         progress=False,
         pipeline=PipelineSettings(batch=4, device_preprocessing=True, threaded_writer=True),
     )
     result = run_video(predictor, resolve_inputs(str(video)).videos[0], settings)
-    summary = json.loads(result.outputs.summary_json.read_text())
+    summary = json.loads(result.outputs["summary_json"].read_text())
     assert summary["settings"]["device_preprocessing"] is True
-    assert result.outputs.mot.read_text() == sequential["mot"]  # same tracks, boxes and IDs
+    assert result.outputs["mot"].read_text() == sequential["mot"]  # same tracks, boxes and IDs
     people = {p["id"]: p for p in summary["people"]}
     reference = {p["id"]: p for p in sequential["summary"]["people"]}
     assert people.keys() == reference.keys()

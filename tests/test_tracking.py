@@ -1,8 +1,8 @@
 """Tracking with one identity per human, on scripted detections (a detector test double).
 
 Each scripted frame is a list of boxes with labels; it goes through the real association
-(`PersonAndFaceResult.associate_faces_with_persons`), `humans_from_detections` and the real
-ultralytics trackers configured from the project's YAML files.
+into the frame's People (`people_from_detections`) and the real ultralytics trackers configured
+from the project's YAML files.
 """
 
 from dataclasses import replace
@@ -11,15 +11,11 @@ import numpy as np
 import pytest
 
 from mivolo.core.errors import MiVOLOError
-from mivolo.model.structures import PersonAndFaceResult
-from mivolo.tracking.tracker import (
-    TRACKER_DIR,
-    HumanDetection,
-    create_tracker,
-    estimate_body_box,
-    humans_from_detections,
-    load_tracker_config,
-)
+from scripted_people import bodies, row_ids
+
+from mivolo.core.geometry import estimate_body_boxes
+from mivolo.core.record import people_from_detections
+from mivolo.tracking.tracker import TRACKER_DIR, create_tracker, load_tracker_config
 
 BLANK = np.zeros((240, 320, 3), np.uint8)
 TRACKERS = ["botsort.yaml", "bytetrack.yaml"]
@@ -39,10 +35,8 @@ def run_script(tracker, frames):
     for objects in frames:
         boxes = [box for box, _ in objects]
         labels = [label for _, label in objects]
-        detections = PersonAndFaceResult.from_boxes(BLANK, boxes, labels, [0.9] * len(objects))
-        detections.associate_faces_with_persons()
-        tracked = tracker.update(humans_from_detections(detections), BLANK)
-        per_frame.append({(t.human.person_index, t.human.face_index): t.track_id for t in tracked})
+        people = people_from_detections(np.array(boxes, np.float32).reshape(-1, 4), labels, [0.9] * len(objects))
+        per_frame.append(row_ids(tracker.update(people, BLANK)))
     return per_frame
 
 
@@ -104,7 +98,7 @@ def test_unknown_tracker_name_lists_the_known_ones():
 
 
 def test_body_box_estimated_from_face_follows_documented_proportions():
-    np.testing.assert_allclose(estimate_body_box(np.array([100, 50, 120, 70])), [80, 40, 140, 180])
+    np.testing.assert_allclose(estimate_body_boxes(np.array([100, 50, 120, 70])), [[80, 40, 140, 180]])
 
 
 @pytest.mark.parametrize("name", TRACKERS)
@@ -147,10 +141,8 @@ def test_a_lost_track_dropped_as_a_duplicate_is_reported_as_ended():
     ended_at = {}
     for frame in range(14):
         b_x = 160 - 6 * frame
-        humans = [HumanDetection(None, None, np.array([100, 60, 140, 200], np.float32), None, 0.9)]
-        if b_x > 104:
-            humans.append(HumanDetection(None, None, np.array([b_x, 60, b_x + 40, 200], np.float32), None, 0.9))
-        tracker.update(humans, BLANK)
+        boxes = [[100, 60, 140, 200]] + ([[b_x, 60, b_x + 40, 200]] if b_x > 104 else [])
+        tracker.update(bodies(*boxes), BLANK)
         for track_id in tracker.ended_track_ids():
             ended_at[track_id] = frame
     assert ended_at == {2: 10}  # long before track_buffer (30 frames) would have removed it
@@ -194,14 +186,13 @@ def test_counts_per_frame_and_unique_people(name):
     assert ids[-1] == {(0, 1): 1, (2, 3): 2, (None, 4): 3}
 
 
-def test_humans_from_detections_pairs_face_and_body_with_the_higher_confidence():
-    detections = PersonAndFaceResult.from_boxes(
-        BLANK, [[10, 10, 60, 200], [20, 15, 40, 35]], ["person", "face"], [0.7, 0.95]
-    )
-    detections.associate_faces_with_persons()
-    (human,) = humans_from_detections(detections)
-    assert (human.person_index, human.face_index, human.confidence) == (0, 1, pytest.approx(0.95))
-    np.testing.assert_allclose(human.tracking_box, [10, 10, 60, 200])
+def test_a_face_and_its_body_are_one_person_with_the_higher_confidence():
+    people = people_from_detections(np.array([[10, 10, 60, 200], [20, 15, 40, 35]]), ["person", "face"], [0.7, 0.95])
+    assert len(people) == 1
+    assert (people.body_index[0], people.face_index[0], people.confidence[0]) == (0, 1, pytest.approx(0.95))
+    np.testing.assert_allclose(people.tracking_xyxy, [[10, 10, 60, 200]])
+    face_only = people_from_detections(np.array([[100, 50, 120, 70]]), ["face"], [0.8])
+    np.testing.assert_allclose(face_only.tracking_xyxy, [[80, 40, 140, 180]])  # estimated from the face
 
 
 # ---- the Re-ID hook ------------------------------------------------------------------------------
@@ -233,11 +224,8 @@ def swap_scenario(tracker, encoder=None):
         a_box, b_box = (left, right) if frame < 5 else (right, left)
         if encoder is not None:
             encoder.identities = {tuple(a_box): 0, tuple(b_box): 1}
-        humans = [
-            HumanDetection(0, None, np.array(a_box, np.float32), None, 0.9),
-            HumanDetection(1, None, np.array(b_box, np.float32), None, 0.9),
-        ]
-        ids.append({t.human.person_index: t.track_id for t in tracker.update(humans, BLANK)})
+        tracked = tracker.update(bodies(a_box, b_box), BLANK)
+        ids.append({body: track_id for (body, _), track_id in row_ids(tracked).items()})
     return ids
 
 

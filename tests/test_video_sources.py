@@ -135,10 +135,10 @@ def test_prefetch_keeps_order_stops_early_and_reraises():
 
 def test_writer_renames_only_a_finished_video(tmp_path):
     info = VideoInfo(width=160, height=120, fps=10.0, frame_count=None)
-    empty = AnnotatedVideoWriter(tmp_path / "empty.avi", info)
+    empty = AnnotatedVideoWriter(tmp_path / "empty.avi", info.fps, (info.width, info.height))
     assert empty.close() is None and list(tmp_path.iterdir()) == []
 
-    writer = AnnotatedVideoWriter(tmp_path / "out.avi", info)
+    writer = AnnotatedVideoWriter(tmp_path / "out.avi", info.fps, (info.width, info.height))
     for index in range(4):
         writer.write(figure_frame(index, (160, 120)))
     writer.repeat_last()

@@ -14,7 +14,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from mivolo.model.backends import BACKENDS  # noqa: E402
+from mivolo.core.runtime import BACKENDS  # noqa: E402
 from mivolo.core.errors import MiVOLOError  # noqa: E402
 
 EPILOG = """\

@@ -14,6 +14,7 @@ from mivolo.core.errors import MiVOLOError, run_command
 from mivolo.io.safe_output import ensure_writable_dir
 from mivolo.tracking.merge import DEFAULT_MERGE_THRESHOLD
 from mivolo.io.sources import VideoSource, resolve_inputs
+from mivolo.sinks.registry import add_sink_arguments
 
 if TYPE_CHECKING:  # the models' modules load torch and ultralytics: only once there is work to do
     from mivolo.jobs.pipeline import PipelineSettings
@@ -195,24 +196,11 @@ def add_video_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
     export = parser.add_argument_group("export")
-    export.add_argument(
-        "--save-json", action="store_true", help="videos: write the per-frame JSON (OUTPUT/<name>_frames.json)"
-    )
+    add_sink_arguments(export)
     export.add_argument(
         "--json-output-path",
         metavar="PATH",
         help="where the JSON goes (default OUTPUT/images.json, OUTPUT/<name>_frames.json); a folder when the input gives several",
-    )
-    export.add_argument(
-        "--save-crops", action="store_true", help="videos: save each person's best crop as best_<id>.jpg"
-    )
-    export.add_argument("--crops-dir", metavar="DIR", help="where crops go (default OUTPUT/crops/<name>)")
-    export.add_argument(
-        "--crop-every",
-        type=int,
-        default=0,
-        metavar="K",
-        help="with --save-crops, also save <id>_<frame>.jpg every K-th frame of a track",
     )
 
 
@@ -227,9 +215,6 @@ def build_parser() -> argparse.ArgumentParser:
         "--input", required=True, metavar="PATH|URL", help="image, video, folder, stream URL, webcam index or page URL"
     )
     parser.add_argument("--output", default="output", metavar="DIR", help="output folder (default: output)")
-    parser.add_argument(
-        "--draw", action="store_true", help="save annotated images (out_<name>.jpg) and videos (out_<name>.avi)"
-    )
     parser.add_argument("--verbose", action="store_true", help="log details and show tracebacks")
     add_model_arguments(parser)
     add_video_arguments(parser)
@@ -280,12 +265,8 @@ def video_settings(args: argparse.Namespace, output_dir: Path, json_file: Option
         output_dir=output_dir,
         tracker=load_tracker_config(args.tracker),
         aggregation=aggregation_settings(args),
-        draw=args.draw,
-        save_json=args.save_json or args.json_output_path is not None,
+        outputs=args,
         json_path=json_file,
-        save_crops=args.save_crops,
-        crops_dir=Path(args.crops_dir) if args.crops_dir else None,
-        crop_every=args.crop_every,
         skip_frames=args.skip_frames,
         min_track_length=args.min_track_length,
         max_height=args.max_height,
@@ -332,32 +313,32 @@ def print_video_summary(result: VideoRunResult) -> None:
     print(f"Total frames processed: {stats.frames_read}")
     print(f"Total processing time: {stats.seconds:.2f} seconds")
     print(f"Average processing FPS: {stats.fps:.2f}")
-    if outputs.video is not None:
-        print(f"Output video saved to: {outputs.video}")
+    if outputs.get("video") is not None:
+        print(f"Output video saved to: {outputs['video']}")
     print(f"Frames analysed: {stats.frames_analysed}, undecodable frames skipped: {stats.frames_corrupt}")
     print(f"Unique people: {result.unique_people}")
-    if outputs.frames_json is not None:
-        print(f"Per-frame JSON saved to: {outputs.frames_json}")
-    if outputs.crops_dir is not None:
-        print(f"Crops saved to: {outputs.crops_dir}")
-    print(f"Tracks (MOTChallenge) saved to: {outputs.mot}")
-    print(f"Summary saved to: {outputs.summary_json}")
+    if outputs.get("frames_json") is not None:
+        print(f"Per-frame JSON saved to: {outputs['frames_json']}")
+    if outputs.get("crops_dir") is not None:
+        print(f"Crops saved to: {outputs['crops_dir']}")
+    print(f"Tracks (MOTChallenge) saved to: {outputs['mot']}")
+    print(f"Summary saved to: {outputs['summary_json']}")
 
 
 EXIT_BY_SIGNAL = {"SIGINT": 130, "SIGTERM": 143}
 
 
-def run_image_inputs(predictor: Predictor, images: List[Path], output_dir: Path, json_path: Optional[Path]) -> None:
-    from mivolo.jobs.image_job import IMAGES_JSON_NAME, run_images
+def run_image_inputs(predictor: Predictor, images: List[Path], output_dir: Path, json_path: Optional[Path], args) -> None:
+    from mivolo.jobs.image_job import run_images
 
-    summary = run_images(predictor, images, output_dir, json_path)
+    summary = run_images(predictor, images, output_dir, args, json_path, progress=not args.no_progress)
     print(
         f"Processed {summary.processed}/{summary.images} images in {summary.seconds:.2f} s, "
         f"{summary.people} people found, {summary.failed} failed"
     )
     for error in summary.errors:
         print(f"  skipped {error}")
-    print(f"Results saved to: {json_path or output_dir / IMAGES_JSON_NAME}")
+    print(f"Results saved to: {summary.outputs['images_json']}")
 
 
 def run_video_inputs(
@@ -403,13 +384,13 @@ def run(args: argparse.Namespace) -> int:
         ensure_writable_dir(json_folder or json_path.parent)
     settings = video_settings(args, output_dir, None if several_jsons else json_path) if inputs.videos else None
     reid_model = checked_reid_model(args, settings) if settings is not None else None
-    from mivolo.jobs.image_job import IMAGES_JSON_NAME
     from mivolo.model.predictor import Predictor
+    from mivolo.sinks.images_json import IMAGES_JSON_NAME
 
     predictor = Predictor(args, verbose=args.verbose)
     if inputs.images:
         images_json = json_folder / IMAGES_JSON_NAME if json_folder else json_path
-        run_image_inputs(predictor, inputs.images, output_dir, images_json)
+        run_image_inputs(predictor, inputs.images, output_dir, images_json, args)
     if not inputs.videos:
         return 0
     from mivolo.jobs.pipeline import tune_for_speed

@@ -14,6 +14,11 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 ASSOCIATION_MIN_COST = 1e-4
+# A body box estimated from a face box, in face widths / heights (rough adult proportions): the
+# body is 3 face widths wide, centred on the face, starting half a face above it, 7 faces tall.
+BODY_WIDTH_IN_FACES = 3.0
+BODY_TOP_ABOVE_FACE = 0.5
+BODY_HEIGHT_IN_FACES = 7.0
 
 
 def to_int_boxes(boxes) -> np.ndarray:
@@ -71,3 +76,14 @@ def assign_faces(person_boxes: Sequence, face_boxes: Sequence, min_cost: float =
             person_of_face[face] = int(person)
             matched.add(int(person))
     return Association(person_of_face, [p for p in range(n_persons) if p not in matched])
+
+
+def estimate_body_boxes(face_xyxy) -> np.ndarray:
+    """N x 4 float32 body boxes estimated from face boxes (BODY_* proportions above)."""
+    faces = np.asarray(face_xyxy, dtype=np.float64).reshape(-1, 4)
+    width, height = faces[:, 2] - faces[:, 0], faces[:, 3] - faces[:, 1]
+    centre_x = (faces[:, 0] + faces[:, 2]) / 2
+    top = faces[:, 1] - BODY_TOP_ABOVE_FACE * height
+    half_width = BODY_WIDTH_IN_FACES * width / 2
+    bodies = np.stack([centre_x - half_width, top, centre_x + half_width, top + BODY_HEIGHT_IN_FACES * height], axis=1)
+    return bodies.astype(np.float32)

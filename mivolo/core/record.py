@@ -16,25 +16,42 @@ from typing import Any, Dict, Optional, Sequence
 
 import numpy as np
 
+from mivolo.core.geometry import assign_faces, estimate_body_boxes, to_int_boxes
+
 FACE_LABEL = "face"
 PERSON_LABEL = "person"
 DETECTOR_CLASSES = (PERSON_LABEL, FACE_LABEL)
 GENDERS = ("male", "female")  # the network's gender outputs, in order
 NO_GENDER = -1
 NO_TRACK = -1
-NO_INDEX = -1
+NO_INDEX = -1  # a person without a face (or body) box has no detector index for it
 
 
-def _column(values, dtype, n: int, fill) -> np.ndarray:
-    if values is None:
-        return np.full(n, fill, dtype=dtype)
-    return np.asarray(values, dtype=dtype).reshape(n)
-
-
-def _boxes(values, n: int) -> np.ndarray:
-    if values is None:
-        return np.full((n, 4), np.nan, np.float32)
-    return np.asarray(values, dtype=np.float32).reshape(n, 4)
+# every column that each People has: (dtype, missing value, width for box columns)
+_COLUMNS = {
+    "body_xyxy": (np.float32, np.nan, 4),
+    "face_xyxy": (np.float32, np.nan, 4),
+    "confidence": (np.float32, np.nan, None),
+    "body_index": (np.int32, NO_INDEX, None),
+    "face_index": (np.int32, NO_INDEX, None),
+    "age": (np.float64, np.nan, None),
+    "gender": (np.int8, NO_GENDER, None),
+    "gender_score": (np.float64, np.nan, None),
+    "face_estimated": (bool, False, None),
+    "body_estimated": (bool, False, None),
+    "track_id": (np.int64, NO_TRACK, None),
+    "track_xyxy": (np.float32, np.nan, 4),
+}
+# columns a later stage adds (None until then)
+_STAGE_COLUMNS = {
+    "embedding": np.float32,
+    "track_age": np.float64,
+    "track_gender": np.int8,
+    "track_gender_score": np.float64,
+    "track_vote_share": np.float64,
+    "track_frames": np.int64,
+    "best_so_far": bool,
+}
 
 
 def gender_code(gender: Optional[str]) -> int:
@@ -84,23 +101,20 @@ class People:
     data: Dict[str, np.ndarray] = field(default_factory=dict)
 
     @classmethod
-    def create(cls, n: int, **columns: Any) -> "People":
-        """N rows; columns not given are missing (NaN / -1 / False)."""
-        return cls(
-            body_xyxy=_boxes(columns.pop("body_xyxy", None), n),
-            face_xyxy=_boxes(columns.pop("face_xyxy", None), n),
-            confidence=_column(columns.pop("confidence", None), np.float32, n, np.nan),
-            body_index=_column(columns.pop("body_index", None), np.int32, n, NO_INDEX),
-            face_index=_column(columns.pop("face_index", None), np.int32, n, NO_INDEX),
-            age=_column(columns.pop("age", None), np.float64, n, np.nan),
-            gender=_column(columns.pop("gender", None), np.int8, n, NO_GENDER),
-            gender_score=_column(columns.pop("gender_score", None), np.float64, n, np.nan),
-            face_estimated=_column(columns.pop("face_estimated", None), bool, n, False),
-            body_estimated=_column(columns.pop("body_estimated", None), bool, n, False),
-            track_id=_column(columns.pop("track_id", None), np.int64, n, NO_TRACK),
-            track_xyxy=_boxes(columns.pop("track_xyxy", None), n),
-            **columns,
-        )
+    def create(cls, n: int, data: Optional[Dict[str, np.ndarray]] = None, **columns: Any) -> "People":
+        """N rows; columns not given are missing (NaN / -1 / False), stage columns None."""
+        unknown = set(columns) - set(_COLUMNS) - set(_STAGE_COLUMNS)
+        if unknown:
+            raise TypeError(f"unknown People columns: {', '.join(sorted(unknown))}")
+        values = {}
+        for name, (dtype, missing, width) in _COLUMNS.items():
+            shape = (n, width) if width else (n,)
+            given = columns.get(name)
+            values[name] = np.full(shape, missing, dtype) if given is None else np.asarray(given, dtype).reshape(shape)
+        for name, dtype in _STAGE_COLUMNS.items():
+            given = columns.get(name)
+            values[name] = None if given is None else np.asarray(given, dtype)
+        return cls(**values, data=dict(data or {}))
 
     @classmethod
     def empty(cls) -> "People":
@@ -142,6 +156,11 @@ class People:
         return np.where(self.has_body[:, None], self.body_xyxy, self.face_xyxy)
 
     @property
+    def tracking_xyxy(self) -> np.ndarray:
+        """The box the tracker follows: the body, else a body estimated from the face."""
+        return np.where(self.has_body[:, None], self.body_xyxy, estimate_body_boxes(self.face_xyxy))
+
+    @property
     def location(self) -> np.ndarray:
         """N x 2: the centre of the display box."""
         boxes = self.display_xyxy
@@ -163,6 +182,8 @@ class FrameRecord:
     analysed: bool = True
     corrupt: bool = False
     source: Optional[str] = None  # the image file of an image run
+    name: Optional[str] = None  # an image run's unique stem for this image's output files
+    error: Optional[str] = None  # why a frame or image could not be read (`corrupt`)
 
 
 def people_from_detections(
@@ -170,8 +191,6 @@ def people_from_detections(
 ) -> People:
     """The people of one frame of detector output: faces matched to bodies (shared spec section
     5), one row per face (with its body, if any) in face order, then the bodies left alone."""
-    from mivolo.core.geometry import assign_faces, to_int_boxes
-
     boxes = np.asarray(boxes_xyxy, dtype=np.float32).reshape(-1, 4)
     confidences = np.asarray(confidences, dtype=np.float32).reshape(-1)
     face_inds = [i for i, name in enumerate(labels) if name == FACE_LABEL]

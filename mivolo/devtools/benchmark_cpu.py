@@ -19,12 +19,12 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from mivolo.model.backends import BACKENDS, TORCH
+from mivolo.core.runtime import BACKENDS, TORCH
 from mivolo.model.export import export_detector, export_mivolo
 from mivolo.io.safe_output import write_json_atomic
 from mivolo.model.mi_volo import MiVOLO
 from mivolo.model.yolo_detector import Detector
-from mivolo.model.structures import PersonAndFaceResult
+from mivolo.core.record import people_from_detections
 from mivolo.devtools.synthetic import write_detector, write_mivolo_checkpoint
 
 FRAME_SIZE = (480, 640)  # height, width
@@ -115,10 +115,10 @@ class Pipeline:
         return result
 
     def run_frame(self, frame: np.ndarray) -> None:
-        self._timed("detect", lambda: self.detector.predict(frame))
-        scene = PersonAndFaceResult.from_boxes(frame, SCENE_BOXES, SCENE_LABELS)
-        model_input, rows = self._timed("crop_preprocess", lambda: self.mivolo.prepare_crops(frame, scene))
-        self._timed("mivolo", lambda: self.mivolo.fill_in_results(self.mivolo.inference(model_input), scene, rows))
+        self._timed("detect", lambda: self.detector.detect_people([frame]))
+        scene = people_from_detections(SCENE_BOXES, SCENE_LABELS, [1.0] * len(SCENE_LABELS))
+        model_input, rows = self._timed("crop_preprocess", lambda: self.mivolo.prepare(frame, scene))
+        self._timed("mivolo", lambda: self.mivolo.fill(self.mivolo.inference(model_input), scene, rows))
 
     def result(self, frames: int) -> BenchmarkResult:
         return BenchmarkResult(

@@ -13,7 +13,7 @@ from typing import List, Sequence
 
 import numpy as np
 
-from mivolo.model.structures import PersonAndFaceResult
+from mivolo.core.record import FACE_LABEL, PERSON_LABEL, People, people_from_detections
 
 SCRIPTED_CONFIDENCE = 0.9
 STEP_PX_PER_FRAME = 3.0  # walking speed
@@ -49,17 +49,13 @@ class ScriptedDetector:
         self.people = people
         self.frames_seen = 0
 
-    def _scripted(self, image: np.ndarray) -> PersonAndFaceResult:
+    def _scripted(self, image: np.ndarray) -> People:
         height, width = image.shape[:2]
         boxes = scripted_boxes(self.frames_seen, width, height, self.people)
         self.frames_seen += 1
-        labels = ["person", "face"] * self.people
-        return PersonAndFaceResult.from_boxes(image, boxes, labels, [SCRIPTED_CONFIDENCE] * len(boxes))
+        labels = [PERSON_LABEL, FACE_LABEL] * self.people
+        return people_from_detections(boxes, labels, [SCRIPTED_CONFIDENCE] * len(boxes))
 
-    def predict(self, image: np.ndarray) -> PersonAndFaceResult:
-        self.detector.predict(image)
-        return self._scripted(image)
-
-    def predict_batch(self, images: Sequence[np.ndarray]) -> List[PersonAndFaceResult]:
-        self.detector.predict_batch(images)
+    def detect_people(self, images: Sequence[np.ndarray]) -> List[People]:
+        self.detector.detect_people(images)
         return [self._scripted(image) for image in images]

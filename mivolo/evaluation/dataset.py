@@ -33,7 +33,8 @@ from tqdm import tqdm
 from mivolo.core.errors import MiVOLOError
 from mivolo.evaluation.metrics import UNKNOWN, AgeBins
 from mivolo.core.geometry import box_iou, clamp_boxes
-from mivolo.model.preprocessing import FACE_LABEL, PERSON_LABEL, PersonCropRule, class_letterbox, crop_person
+from mivolo.core.record import FACE_LABEL, PERSON_LABEL
+from mivolo.model.preprocessing import PersonCropRule, class_letterbox, crop_person
 
 _logger = logging.getLogger("mivolo.evaluation")
 

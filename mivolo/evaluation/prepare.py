@@ -22,7 +22,7 @@ from mivolo.core.errors import MiVOLOError
 from mivolo.evaluation.dataset import REQUIRED_COLUMNS, Box
 from mivolo.core.geometry import to_int_boxes
 from mivolo.io.safe_output import atomic_path
-from mivolo.model.preprocessing import FACE_LABEL
+from mivolo.core.record import FACE_LABEL
 from mivolo.io.sources import IMAGE_EXTENSIONS, find_files
 
 UNKNOWN_LABEL = "-1"

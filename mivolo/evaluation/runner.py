@@ -22,14 +22,12 @@ import torch
 from timm.data import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
 from tqdm import tqdm
 
-from mivolo.model.backends import TORCH, load_exported_mivolo, mivolo_backend_for
-from mivolo.core.runtime import resolve_device
+from mivolo.core.runtime import Runtime
 from mivolo.core.errors import MiVOLOError, run_command
 from mivolo.evaluation.dataset import CropSettings, DatasetReport, EvalDataset, load_split
 from mivolo.evaluation.metrics import AgeScale, MetricsAccumulator, MetricsSummary, bins_for_dataset
 from mivolo.io.safe_output import atomic_path, ensure_writable_dir
-from mivolo.model.checkpoint import load_checkpoint
-from mivolo.model.mi_volo import Meta
+from mivolo.model.mi_volo import Meta, MiVOLO
 
 _logger = logging.getLogger("mivolo.evaluation")
 
@@ -142,14 +140,6 @@ def _quiet_worker(_worker_id: int) -> None:
     torch.set_num_threads(1)
 
 
-def _warm_up(model: torch.nn.Module, steps: int, batch: int, channels: int, size: int, device, dtype) -> None:
-    dummy = torch.randn((batch, channels, size, size), device=device, dtype=dtype)
-    with torch.inference_mode():
-        for _ in range(steps):
-            model(dummy)
-    _sync_time(device)
-
-
 def _progress_postfix(metrics: MetricsAccumulator) -> Dict[str, str]:
     postfix = {}
     if metrics.running_mae is not None:
@@ -164,12 +154,12 @@ def _progress_postfix(metrics: MetricsAccumulator) -> Dict[str, str]:
 def evaluate(options: EvalOptions) -> Tuple[dict, MetricsSummary, DatasetReport]:
     """The whole evaluation; returns the results mapping, the metrics and the data report."""
     _validate(options)
-    device = resolve_device(options.device)
-    backend = mivolo_backend_for(options.checkpoint, options.backend)
-    checkpoint = load_checkpoint(options.checkpoint) if backend == TORCH else None
-    exported = None if checkpoint else load_exported_mivolo(options.checkpoint, backend, device)
-    checkpoint_meta = checkpoint.meta if checkpoint else exported.meta
-    meta = Meta.from_checkpoint(checkpoint_meta, disable_faces=options.disable_faces, use_persons=options.with_persons)
+    runtime = Runtime.resolve(options.device, options.half, options.backend)
+    device = runtime.device
+    mivolo = MiVOLO(
+        str(options.checkpoint), use_persons=options.with_persons, disable_faces=options.disable_faces, runtime=runtime
+    )
+    meta = mivolo.meta
     bins = bins_for_dataset(options.dataset_name)
     settings = CropSettings(use_faces=meta.use_face_crops, use_persons=meta.use_person_crops, only_age=meta.only_age)
     samples, report = load_split(
@@ -183,20 +173,10 @@ def evaluate(options: EvalOptions) -> Tuple[dict, MetricsSummary, DatasetReport]
     )
     dataset = EvalDataset(samples, meta.input_size, with_body_channels=meta.with_persons_model)
 
-    half = options.half and device.type == "cuda" and checkpoint is not None  # exports run in fp32
     if device.type == "cuda":
         # as the published evaluation: TF32 matmuls and cuDNN autotuning
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.benchmark = True
-    if checkpoint is not None:
-        model = checkpoint.build_model()
-        parameters = sum(p.numel() for p in model.parameters())
-        model = model.to(device)
-        if half:
-            model = model.half()
-    else:
-        parameters = exported.param_count
-        model = lambda images: exported(images).to(images.device)  # noqa: E731 (runtimes answer on the CPU)
     loader = torch.utils.data.DataLoader(
         dataset,
         batch_size=options.batch_size,
@@ -213,28 +193,20 @@ def evaluate(options: EvalOptions) -> Tuple[dict, MetricsSummary, DatasetReport]
         with_gender=not meta.only_age,
         keep_errors=options.draw_hist,
     )
-    _warm_up(
-        model,
-        options.warmup_steps,
-        min(options.batch_size, len(dataset)),
-        meta.in_chans,
-        meta.input_size,
-        device,
-        torch.float16 if half else torch.float32,
-    )
-    timing = _run_batches(model, loader, normalize, metrics, device, half, options.progress)
+    mivolo.warmup(min(options.batch_size, len(dataset)), options.warmup_steps)
+    _sync_time(device)
+    timing = _run_batches(mivolo, loader, normalize, metrics, device, options.progress)
     summary = metrics.summary()
-    results = build_results(options, meta, parameters, device, half, report, timing, summary)
+    results = build_results(options, meta, mivolo.param_count, device, mivolo.half, report, timing, summary)
     return results, summary, report
 
 
 def _run_batches(
-    model: torch.nn.Module,
+    mivolo: MiVOLO,
     loader: torch.utils.data.DataLoader,
     normalize: DeviceNormalizer,
     metrics: MetricsAccumulator,
     device: torch.device,
-    half: bool,
     progress: bool,
 ) -> Timing:
     preprocessing = inference = 0.0
@@ -246,7 +218,7 @@ def _run_batches(
             for batch in loader:
                 images = normalize(batch.image)
                 ready = _sync_time(device)
-                output = model(images.half() if half else images)
+                output = mivolo.inference(images).to(device)  # exported runtimes answer on the CPU
                 done = _sync_time(device)
                 preprocessing += ready - mark
                 inference += done - ready

@@ -12,7 +12,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator, Optional, Union
+from typing import Callable, Iterator, Optional, Tuple, Union
 
 import cv2
 import numpy as np
@@ -215,11 +215,11 @@ class AnnotatedVideoWriter:
     """Writes to a hidden temporary file next to the target and renames it on `close`, so the
     output folder only ever holds a complete, playable video. `close` is safe to call twice."""
 
-    def __init__(self, target: Path, info: VideoInfo):
+    def __init__(self, target: Path, fps: float, frame_size: Tuple[int, int]):
         self.target = Path(target)
         self.partial = self.target.with_name(f".{self.target.stem}.partial{self.target.suffix}")
-        self.size = (info.width, info.height)
-        self.writer = cv2.VideoWriter(str(self.partial), cv2.VideoWriter_fourcc(*OUTPUT_FOURCC), info.fps, self.size)
+        self.size = tuple(frame_size)
+        self.writer = cv2.VideoWriter(str(self.partial), cv2.VideoWriter_fourcc(*OUTPUT_FOURCC), fps, self.size)
         if not self.writer.isOpened():
             raise MiVOLOError(f"{self.target}: cannot create the output video ({OUTPUT_FOURCC})")
         self.frames_written = 0

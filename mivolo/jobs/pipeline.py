@@ -19,8 +19,9 @@ from typing import Dict, Iterator, List, Optional
 import numpy as np
 import torch
 
+from mivolo.core.record import People
+from mivolo.core.timing import StageClock
 from mivolo.model.predictor import Predictor
-from mivolo.model.structures import PersonAndFaceResult
 
 GPU_MIVOLO_BATCH = 128
 CPU_MIVOLO_BATCH = 8
@@ -57,34 +58,6 @@ class PipelineSettings:
         )
 
 
-class StageClock:
-    """Wall time per stage, summed over the run; safe to use from several threads."""
-
-    def __init__(self):
-        self.seconds: Dict[str, float] = defaultdict(float)
-        self._lock = threading.Lock()
-
-    @contextlib.contextmanager
-    def __call__(self, stage: str) -> Iterator[None]:
-        started = time.perf_counter()
-        try:
-            yield
-        finally:
-            elapsed = time.perf_counter() - started
-            with self._lock:
-                self.seconds[stage] += elapsed
-
-    def timed(self, stage: str, items: Iterator) -> Iterator:
-        """`items`, with the time spent producing each one charged to `stage`."""
-        iterator = iter(items)
-        while True:
-            with self(stage):
-                item = next(iterator, StopIteration)
-            if item is StopIteration:
-                return
-            yield item
-
-
 def tune_for_speed(predictor: Predictor, settings: PipelineSettings) -> None:
     """channels_last and torch.compile on the MiVOLO network, where asked (PyTorch backend only)."""
     model = getattr(predictor.age_gender_model, "model", None)
@@ -98,7 +71,7 @@ def tune_for_speed(predictor: Predictor, settings: PipelineSettings) -> None:
 
 
 class FrameBatchAnalyser:
-    """`analyse(images)` -> one PersonAndFaceResult per image, faces associated, ages filled in."""
+    """`analyse(images)` -> each image's People, faces associated, ages filled in."""
 
     def __init__(self, predictor: Predictor, settings: PipelineSettings, clock: StageClock):
         self.detector = predictor.detector
@@ -111,15 +84,9 @@ class FrameBatchAnalyser:
 
             self.device_preprocessor = DevicePreprocessor(self.mivolo)
 
-    def _detect(self, images: List[np.ndarray]) -> List[PersonAndFaceResult]:
+    def _detect(self, images: List[np.ndarray]) -> List[People]:
         with self.clock("detect"):
-            if len(images) == 1:
-                detections = [self.detector.predict(images[0])]
-            else:
-                detections = self.detector.predict_batch(images)
-            for frame_detections in detections:
-                frame_detections.associate_faces_with_persons()
-        return detections
+            return self.detector.detect_people(images)
 
     def _infer(self, model_input: torch.Tensor) -> torch.Tensor:
         """MiVOLO over the rows, in passes of at most `max_mivolo_batch`; the output on the CPU."""
@@ -131,25 +98,25 @@ class FrameBatchAnalyser:
             outputs.append(self.mivolo.inference(chunk).float().cpu())  # one transfer per pass
         return torch.cat(outputs) if len(outputs) > 1 else outputs[0]
 
-    def analyse(self, images: List[np.ndarray]) -> List[PersonAndFaceResult]:
-        detections = self._detect(images)
+    def analyse(self, images: List[np.ndarray]) -> List[People]:
+        """Each frame's people with MiVOLO's estimates: one detector call and one MiVOLO batch."""
+        people = self._detect(images)
         inputs, rows_per_frame = [], []
         with self.clock("crop_preprocess"):
-            for image, frame_detections in zip(images, detections):
-                if self.device_preprocessor is not None:
-                    model_input, rows = self.device_preprocessor.prepare(image, frame_detections)
-                else:
-                    model_input, rows = self.mivolo.prepare_crops(image, frame_detections)
+            for image, frame_people in zip(images, people):
+                preparer = self.device_preprocessor or self.mivolo
+                model_input, rows = preparer.prepare(image, frame_people)
                 rows_per_frame.append(rows)
                 if model_input is not None:
                     inputs.append(model_input)
         if not inputs:
-            return detections
+            return people
         with self.clock("mivolo"):
             output = self._infer(torch.cat(inputs) if len(inputs) > 1 else inputs[0])
-            start = 0
-            for frame_detections, rows in zip(detections, rows_per_frame):
+            filled, start = [], 0
+            for frame_people, rows in zip(people, rows_per_frame):
                 if rows:
-                    self.mivolo.fill_in_results(output[start : start + len(rows)], frame_detections, rows)
+                    frame_people = self.mivolo.fill(output[start : start + len(rows)], frame_people, rows)
                     start += len(rows)
-        return detections
+                filled.append(frame_people)
+        return filled

@@ -84,7 +84,7 @@ def compare(plan: ComparisonPlan, predictor) -> List[ComparisonRow]:
         result = run_video(predictor, source, settings, encoder)
         rows.append(
             comparison_row(
-                label, result.outputs.mot, result.stats.fps, plan.video, encoder, ground_truth, plan.merge_threshold
+                label, result.outputs["mot"], result.stats.fps, plan.video, encoder, ground_truth, plan.merge_threshold
             )
         )
     write_tables(rows, plan.output_dir)

@@ -1,6 +1,6 @@
 """MiVOLO's input batch built on the model's device: crop, person masking, letterbox, normalise.
 
-The exact path (`MiVOLO.prepare_crops`, shared spec section 4) crops and letterboxes every face
+The exact path (`MiVOLO.prepare`, shared spec section 4) crops and letterboxes every face
 and body on the CPU with OpenCV, one crop at a time. Here the frame is uploaded once and every
 step runs as tensor operations on the device. What stays on the CPU is box arithmetic only:
 which rows exist (`compose_rows`), and each body's mask of other people, which is
@@ -21,10 +21,10 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from mivolo.core.geometry import clamp_boxes
-from mivolo.model.mi_volo import MiVOLO, BatchRow, compose_rows
+from mivolo.core.geometry import clamp_boxes, to_int_boxes
+from mivolo.core.record import People
+from mivolo.model.mi_volo import BatchRow, MiVOLO, compose_rows, frame_boxes
 from mivolo.model.preprocessing import INFERENCE_PERSON_RULE, crop_person
-from mivolo.model.structures import PersonAndFaceResult
 
 # the mask is computed on a frame of ones, so the 'enough left after masking' test, which needs
 # the real pixels, is made on the device instead
@@ -43,7 +43,7 @@ def letterbox_placement(height: int, width: int, size: int) -> Tuple[int, int, i
 
 
 class DevicePreprocessor:
-    """`prepare(image, detections)` gives what `MiVOLO.prepare_crops` gives, computed on the device."""
+    """`prepare(image, people)` gives what `MiVOLO.prepare` gives, computed on the device."""
 
     def __init__(self, mivolo: MiVOLO):
         self.mivolo = mivolo
@@ -83,17 +83,16 @@ class DevicePreprocessor:
         body = frame[y1:y2, x1:x2] * torch.from_numpy(mask).to(self.device, non_blocking=True)
         return self._letterboxed(body), torch.count_nonzero(body).float() / body.numel()
 
-    def prepare(self, image: np.ndarray, detections: PersonAndFaceResult) -> Tuple[Optional[torch.Tensor], List[BatchRow]]:
+    def prepare(self, image: np.ndarray, people: People) -> Tuple[Optional[torch.Tensor], List[BatchRow]]:
         meta = self.mivolo.meta
-        if meta.use_person_crops and meta.use_face_crops:
-            detections.associate_faces_with_persons()
-        boxes, labels = detections.int_boxes, detections.labels
+        boxes, labels, body_position = frame_boxes(people)
+        face_boxes = to_int_boxes(np.nan_to_num(people.face_xyxy))
         frame = torch.from_numpy(image).to(self.device, non_blocking=True)
         blank = frame.new_zeros((3, self.size, self.size), dtype=torch.float32)
         faces, bodies, shares, rows = [], [], [], []
-        for row in compose_rows(detections, meta.use_face_crops, meta.use_person_crops):
-            face = None if row.face_index is None else self._face(frame, boxes[row.face_index])
-            body, share = (None, None) if row.person_index is None else self._body(frame, row.person_index, boxes, labels)
+        for row in compose_rows(people, meta.use_face_crops, meta.use_person_crops):
+            face = self._face(frame, face_boxes[row.person]) if row.face else None
+            body, share = self._body(frame, int(body_position[row.person]), boxes, labels) if row.body else (None, None)
             if face is None and body is None:
                 continue
             faces.append(blank if face is None else face)

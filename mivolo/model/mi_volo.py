@@ -15,9 +15,11 @@ import numpy as np
 import torch
 from timm.data import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
 
-from mivolo.model.backends import TORCH, load_exported_mivolo, mivolo_backend_for
-from mivolo.core.runtime import resolve_device
 from mivolo.core.errors import MiVOLOError
+from mivolo.core.geometry import to_int_boxes
+from mivolo.core.record import FACE_LABEL, NO_GENDER, PERSON_LABEL, People
+from mivolo.core.runtime import Runtime
+from mivolo.model.backends import TORCH, load_exported_mivolo, mivolo_backend_for
 from mivolo.model.checkpoint import CheckpointMeta, load_checkpoint
 from mivolo.model.mivolo_model import variant_name
 from mivolo.model.preprocessing import crop_face, crop_person, prepare_classification_images
@@ -75,26 +77,39 @@ class Meta:
 
 @dataclass(frozen=True)
 class BatchRow:
-    """One network input: a face and/or a body, as indices into the detections."""
+    """One network input: a person (a row of the frame's People) and which of their crops it uses."""
 
-    face_index: Optional[int]
-    person_index: Optional[int]
+    person: int
+    face: bool
+    body: bool
 
 
-def compose_rows(detections: PersonAndFaceResult, use_faces: bool, use_persons: bool) -> List[BatchRow]:
+def compose_rows(people: People, use_faces: bool, use_persons: bool) -> List[BatchRow]:
     """Rows in the published order: faces with a body, faces alone, then bodies alone."""
-    pairs = [(face, person) for face, person in detections.face_to_person_map.items() if person is not None]
-    lone_faces = [face for face, person in detections.face_to_person_map.items() if person is None]
-    lone_persons = detections.unassigned_persons_inds
+    has_face, has_body = people.has_face.tolist(), people.has_body.tolist()
+    pairs = [row for row in range(len(people)) if has_face[row] and has_body[row]]
+    lone_faces = [row for row in range(len(people)) if has_face[row] and not has_body[row]]
+    lone_bodies = [row for row in range(len(people)) if has_body[row] and not has_face[row]]
     if use_faces and use_persons:
         return (
-            [BatchRow(face, person) for face, person in pairs]
-            + [BatchRow(face, None) for face in lone_faces]
-            + [BatchRow(None, person) for person in lone_persons]
+            [BatchRow(row, True, True) for row in pairs]
+            + [BatchRow(row, True, False) for row in lone_faces]
+            + [BatchRow(row, False, True) for row in lone_bodies]
         )
     if use_faces:
-        return [BatchRow(face, None) for face, _ in pairs] + [BatchRow(face, None) for face in lone_faces]
-    return [BatchRow(None, person) for _, person in pairs] + [BatchRow(None, person) for person in lone_persons]
+        return [BatchRow(row, True, False) for row in pairs + lone_faces]
+    return [BatchRow(row, False, True) for row in pairs + lone_bodies]
+
+
+def frame_boxes(people: People) -> Tuple[np.ndarray, List[str], np.ndarray]:
+    """Every box of the frame as int xyxy with its class (what body crops are masked with), and
+    each person's position of their body among them (-1 without a body)."""
+    has_body, has_face = people.has_body, people.has_face
+    boxes = np.concatenate([people.body_xyxy[has_body], people.face_xyxy[has_face]])
+    labels = [PERSON_LABEL] * int(has_body.sum()) + [FACE_LABEL] * int(has_face.sum())
+    body_position = np.full(len(people), -1, np.int64)
+    body_position[has_body] = np.arange(int(has_body.sum()))
+    return to_int_boxes(boxes), labels, body_position
 
 
 class MiVOLO:
@@ -107,13 +122,18 @@ class MiVOLO:
         use_persons: bool = True,
         verbose: bool = False,
         backend: Optional[str] = None,
+        *,
+        runtime: Optional[Runtime] = None,
     ):
-        """backend: torch, onnx or openvino; None picks it from the file (`.onnx`, `.xml`, else torch)."""
+        """The published arguments (device, half), or one resolved `runtime` for the run. The
+        backend (torch, onnx, openvino) follows the file (`.onnx`, `.xml`, else torch) unless named."""
+        runtime = Runtime.of(runtime, device, half, backend)
         self.verbose = verbose
-        self.device = resolve_device(device)
-        self.backend = mivolo_backend_for(ckpt_path, backend)
+        self.device = runtime.device
+        self.backend = mivolo_backend_for(ckpt_path, runtime.backend)
+        self.half = runtime.fp16_for(self.backend)
         if self.backend == TORCH:
-            self._load_torch(ckpt_path, half)
+            self._load_torch(ckpt_path)
         else:
             self._load_exported(ckpt_path)
         self.meta = Meta.from_checkpoint(self.checkpoint_meta, disable_faces=disable_faces, use_persons=use_persons)
@@ -136,8 +156,7 @@ class MiVOLO:
                 self.meta.avg_age,
             )
 
-    def _load_torch(self, ckpt_path: str, half: bool) -> None:
-        self.half = half and self.device.type != "cpu"
+    def _load_torch(self, ckpt_path: str) -> None:
         checkpoint = load_checkpoint(ckpt_path)
         self.checkpoint_meta = checkpoint.meta
         self.file_format = f"{checkpoint.file_format} format"
@@ -149,7 +168,6 @@ class MiVOLO:
         self.param_count = sum(p.numel() for p in self.model.parameters())
 
     def _load_exported(self, ckpt_path: str) -> None:
-        self.half = False  # exports are fp32
         self.exported = load_exported_mivolo(ckpt_path, self.backend, self.device)
         self.checkpoint_meta = self.exported.meta
         self.file_format = f"exported, {self.backend} backend"
@@ -170,22 +188,18 @@ class MiVOLO:
                 model_input = model_input.half()
             return self.model(model_input.to(self.device))
 
-    def prepare_crops(
-        self, image: np.ndarray, detected_bboxes: PersonAndFaceResult
-    ) -> Tuple[Optional[torch.Tensor], List[BatchRow]]:
-        """The model input for every estimable person, and which boxes each row belongs to.
+    def prepare(self, image: np.ndarray, people: People) -> Tuple[Optional[torch.Tensor], List[BatchRow]]:
+        """The model input for every estimable person of the frame, and the row of each.
 
-        A row whose face and body crops are both unusable is left out: that person is unknown
-        (the published code would estimate it from a blank input).
+        A person whose face and body crops are both unusable is left out: they stay unknown
+        (the published code would estimate them from a blank input).
         """
-        if self.meta.use_person_crops and self.meta.use_face_crops:
-            detected_bboxes.associate_faces_with_persons()
-        boxes = detected_bboxes.int_boxes
-        labels = detected_bboxes.labels
+        boxes, labels, body_position = frame_boxes(people)
+        face_boxes = to_int_boxes(np.nan_to_num(people.face_xyxy))
         face_crops, body_crops, rows = [], [], []
-        for row in compose_rows(detected_bboxes, self.meta.use_face_crops, self.meta.use_person_crops):
-            face = None if row.face_index is None else crop_face(image, boxes[row.face_index])
-            body = None if row.person_index is None else crop_person(image, row.person_index, boxes, labels)
+        for row in compose_rows(people, self.meta.use_face_crops, self.meta.use_person_crops):
+            face = crop_face(image, face_boxes[row.person]) if row.face else None
+            body = crop_person(image, int(body_position[row.person]), boxes, labels) if row.body else None
             if face is None and body is None:
                 continue
             face_crops.append(face)
@@ -200,35 +214,40 @@ class MiVOLO:
             model_input = torch.cat((model_input, bodies), dim=1)
         return model_input, rows
 
-    def predict(self, image: np.ndarray, detected_bboxes: PersonAndFaceResult) -> None:
-        model_input, rows = self.prepare_crops(image, detected_bboxes)
-        if model_input is None:
-            return
-        self.fill_in_results(self.inference(model_input), detected_bboxes, rows)
+    def estimate(self, image: np.ndarray, people: People) -> People:
+        """`people` with this frame's age, gender and gender score filled in."""
+        model_input, rows = self.prepare(image, people)
+        return people if model_input is None else self.fill(self.inference(model_input), people, rows)
 
-    def decode(self, output: torch.Tensor) -> List[Tuple[float, Optional[str], Optional[float]]]:
-        """Network output -> (age in years rounded to 2 decimals, gender, gender score) per row."""
+    def predict(self, image: np.ndarray, detected_bboxes: PersonAndFaceResult) -> None:
+        """The published entry point: estimates written onto the detections' boxes."""
+        detected_bboxes.fill_from(self.estimate(image, detected_bboxes.record))
+
+    def decode(self, output: torch.Tensor) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Network output -> per row: age in years rounded to 2 decimals, gender code, gender score."""
+        rows = output.shape[0]
         if self.meta.only_age:
-            age_output, gender_probs, gender_index = output[:, 0], None, None
+            age_output = output[:, 0]
+            genders, scores = np.full(rows, NO_GENDER, np.int8), np.full(rows, np.nan)
         else:
             age_output = output[:, 2]
             gender_probs, gender_index = output[:, :2].softmax(-1).topk(1)
-        decoded = []
-        for row in range(output.shape[0]):
-            age = round(self.checkpoint_meta.denormalize_age(age_output[row].item()), 2)
-            if gender_probs is None:
-                decoded.append((age, None, None))
-            else:
-                gender = "male" if gender_index[row].item() == 0 else "female"
-                decoded.append((age, gender, gender_probs[row].item()))
-        return decoded
+            genders = np.array(gender_index[:, 0].tolist(), np.int8)  # index 0 male, 1 female: GENDERS' order
+            scores = np.array([gender_probs[row].item() for row in range(rows)], np.float64)
+        ages = np.array([round(self.checkpoint_meta.denormalize_age(age_output[row].item()), 2) for row in range(rows)])
+        return ages, genders, scores
 
-    def fill_in_results(self, output: torch.Tensor, detected_bboxes: PersonAndFaceResult, rows: List[BatchRow]):
+    def fill(self, output: torch.Tensor, people: People, rows: List[BatchRow]) -> People:
+        """`people` with the estimates of `output` (one row per BatchRow) in their columns."""
         if output.shape[0] != len(rows):
             raise ValueError(f"{output.shape[0]} network outputs for {len(rows)} batch rows")
-        for row, (age, gender, score) in zip(rows, self.decode(output)):
-            for index in (row.face_index, row.person_index):
-                detected_bboxes.set_age(index, age)
-                if gender is not None:
-                    detected_bboxes.set_gender(index, gender, score)
-            _logger.debug("face %s person %s: age %.2f gender %s (%s)", row.face_index, row.person_index, age, gender, score)
+        positions = np.array([row.person for row in rows], np.int64)
+        ages, genders, scores = self.decode(output)
+        age, gender, score = people.age.copy(), people.gender.copy(), people.gender_score.copy()
+        face_estimated, body_estimated = people.face_estimated.copy(), people.body_estimated.copy()
+        age[positions], gender[positions], score[positions] = ages, genders, scores
+        face_estimated[positions] = [row.face for row in rows]
+        body_estimated[positions] = [row.body for row in rows]
+        return people.with_columns(
+            age=age, gender=gender, gender_score=score, face_estimated=face_estimated, body_estimated=body_estimated
+        )

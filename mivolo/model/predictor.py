@@ -6,6 +6,8 @@ from typing import Optional, Tuple
 
 import numpy as np
 
+from mivolo.core.record import People
+from mivolo.core.runtime import Runtime
 from mivolo.model.mi_volo import MiVOLO
 from mivolo.model.yolo_detector import Detector
 from mivolo.model.structures import PersonAndFaceResult
@@ -13,30 +15,55 @@ from mivolo.model.weights import resolve_checkpoint, resolve_detector_weights
 
 
 class Predictor:
-    """Built from a config with the demo's fields (`detector_weights`, `checkpoint`, `device`,
-    `with_persons`, `disable_faces`, `draw`; optional `half`, `detector_imgsz`, `backend`)."""
+    """The detector and MiVOLO for one image.
 
-    def __init__(self, config, verbose: bool = False):
-        device = getattr(config, "device", None)
-        half = getattr(config, "half", True)
+    Built with keywords (`Predictor(detector_weights=..., checkpoint=..., runtime=...)`), or, as
+    published, from a config with the demo's fields (`detector_weights`, `checkpoint`, `device`,
+    `with_persons`, `disable_faces`, `draw`; optional `half`, `detector_imgsz`, `backend`). Weights
+    left out are the public defaults from the Hugging Face hub.
+    """
+
+    def __init__(
+        self,
+        config=None,
+        verbose: bool = False,
+        *,
+        detector_weights=None,
+        checkpoint=None,
+        runtime: Optional[Runtime] = None,
+        with_persons: bool = True,
+        disable_faces: bool = False,
+        draw: bool = False,
+        detector_imgsz: int = 640,
+    ):
+        if config is not None:
+            detector_weights = getattr(config, "detector_weights", None)
+            checkpoint = getattr(config, "checkpoint", None)
+            # the published Predictor always asked for fp16 (it applies on a GPU only)
+            runtime = runtime or Runtime.resolve(
+                getattr(config, "device", None), getattr(config, "half", True), getattr(config, "backend", None)
+            )
+            with_persons = getattr(config, "with_persons", True)
+            disable_faces = getattr(config, "disable_faces", False)
+            draw = getattr(config, "draw", False)
+            detector_imgsz = getattr(config, "detector_imgsz", 640)
+        runtime = runtime or Runtime.resolve()
+        self.runtime = runtime
         self.detector = Detector(
-            resolve_detector_weights(getattr(config, "detector_weights", None)),
-            device=device,
-            half=half,
-            verbose=verbose,
-            imgsz=getattr(config, "detector_imgsz", 640),
-            backend=getattr(config, "backend", None),
+            resolve_detector_weights(detector_weights), verbose=verbose, imgsz=detector_imgsz, runtime=runtime
         )
         self.age_gender_model = MiVOLO(
-            str(resolve_checkpoint(getattr(config, "checkpoint", None))),
-            device=device,
-            half=half,
-            use_persons=getattr(config, "with_persons", True),
-            disable_faces=getattr(config, "disable_faces", False),
+            str(resolve_checkpoint(checkpoint)),
+            use_persons=with_persons,
+            disable_faces=disable_faces,
             verbose=verbose,
-            backend=getattr(config, "backend", None),
+            runtime=runtime,
         )
-        self.draw = getattr(config, "draw", False)
+        self.draw = draw
+
+    def people(self, image: np.ndarray) -> People:
+        """The image's people with their estimates (the project's per-frame record)."""
+        return self.age_gender_model.estimate(image, self.detector.detect_people([image])[0])
 
     def recognize(self, image: np.ndarray) -> Tuple[PersonAndFaceResult, Optional[np.ndarray]]:
         detected_objects = self.detector.predict(image)

@@ -15,9 +15,7 @@ import torch
 from timm.data import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
 
 from mivolo.core.geometry import box_iou, clamp_boxes
-
-FACE_LABEL = "face"
-PERSON_LABEL = "person"
+from mivolo.core.record import PERSON_LABEL
 
 
 @dataclass(frozen=True)

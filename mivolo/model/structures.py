@@ -1,9 +1,10 @@
-"""Detections and their age/gender estimates.
+"""Detections and their age/gender estimates, in the published MiVOLO API.
 
-`PersonAndFaceResult` keeps the published MiVOLO API (built from an ultralytics `Results`,
-per-box `ages`, `genders`, `gender_scores`, `face_to_person_map`). `PersonEstimate` is the
-typed per-human view that the tools export: one record per person, whether seen by face,
-body or both.
+`PersonAndFaceResult` keeps the published API (built from an ultralytics `Results`, per-box
+`ages`, `genders`, `gender_scores`, `face_to_person_map`). Its faces are matched to bodies once,
+into the project's per-frame record (`record`, a `mivolo.core.record.People`), which MiVOLO then
+fills. `PersonEstimate` is the typed per-human view the image run exports: one record per
+person, whether seen by face, body or both.
 """
 
 from __future__ import annotations
@@ -17,10 +18,16 @@ from ultralytics.engine.results import Results
 
 from mivolo.core.drawing import DrawnPerson, draw_people, label
 from mivolo.core.errors import MiVOLOError
-from mivolo.core.geometry import assign_faces, clamp_boxes, to_int_boxes
-from mivolo.model.preprocessing import FACE_LABEL, PERSON_LABEL
-
-DETECTOR_CLASSES = (PERSON_LABEL, FACE_LABEL)
+from mivolo.core.geometry import clamp_boxes, to_int_boxes
+from mivolo.core.record import (
+    DETECTOR_CLASSES,
+    FACE_LABEL,
+    NO_INDEX,
+    PERSON_LABEL,
+    People,
+    gender_name,
+    people_from_detections,
+)
 
 
 @dataclass
@@ -54,6 +61,7 @@ class PersonAndFaceResult:
         self.face_to_person_map: Dict[int, Optional[int]] = {ind: None for ind in self.get_bboxes_inds(FACE_LABEL)}
         self.unassigned_persons_inds: List[int] = self.get_bboxes_inds(PERSON_LABEL)
         self.associated = False
+        self._record: Optional[People] = None
         n_objects = self.n_objects
         self.ages: List[Optional[float]] = [None] * n_objects
         self.genders: List[Optional[str]] = [None] * n_objects
@@ -131,16 +139,36 @@ class PersonAndFaceResult:
     # ---- association and results ------------------------------------------------------------
 
     def associate_faces_with_persons(self) -> None:
-        face_inds = self.get_bboxes_inds(FACE_LABEL)
-        person_inds = self.get_bboxes_inds(PERSON_LABEL)
-        boxes = self.int_boxes
-        association = assign_faces(boxes[person_inds], boxes[face_inds])
+        """Match faces to bodies (shared spec section 5) into `record`, one row per person."""
+        self._record = people_from_detections(self.boxes_xyxy, self.labels, self.confidences)
+        record = self._record
         self.face_to_person_map = {
-            face_ind: (None if person_pos is None else person_inds[person_pos])
-            for face_ind, person_pos in zip(face_inds, association.person_of_face)
+            int(face): (None if body == NO_INDEX else int(body))
+            for face, body in zip(record.face_index, record.body_index)
+            if face != NO_INDEX
         }
-        self.unassigned_persons_inds = [person_inds[pos] for pos in association.unassigned_persons]
+        self.unassigned_persons_inds = [int(body) for body, face in zip(record.body_index, record.face_index) if face == NO_INDEX]
         self.associated = True
+
+    @property
+    def record(self) -> People:
+        """The people of this image, faces associated with bodies (computed once)."""
+        if self._record is None:
+            self.associate_faces_with_persons()
+        return self._record
+
+    def fill_from(self, people: People) -> None:
+        """Write the estimates of `people` (this result's record, filled by MiVOLO) onto its boxes."""
+        self._record = people
+        for row in range(len(people)):
+            if np.isnan(people.age[row]):
+                continue
+            gender, score = gender_name(people.gender[row]), float(people.gender_score[row])
+            for estimated, index in ((people.face_estimated, people.face_index), (people.body_estimated, people.body_index)):
+                if estimated[row]:
+                    self.set_age(int(index[row]), float(people.age[row]))
+                    if gender is not None:
+                        self.set_gender(int(index[row]), gender, score)
 
     def set_age(self, ind: Optional[int], age: Optional[float]) -> None:
         if ind is not None:
@@ -153,14 +181,13 @@ class PersonAndFaceResult:
 
     def people(self) -> List[PersonEstimate]:
         """One record per human: face+body pairs, faces without a body, bodies without a face."""
-        if not self.associated:
-            self.associate_faces_with_persons()
-        pairs = [(person, face) for face, person in self.face_to_person_map.items()]
-        pairs += [(person, None) for person in self.unassigned_persons_inds]
+        record = self.record
         boxes = self.boxes_xyxy
         ids = self.track_ids
         records = []
-        for person, face in pairs:
+        for body, face in zip(record.body_index.tolist(), record.face_index.tolist()):
+            person = None if body == NO_INDEX else body
+            face = None if face == NO_INDEX else face
             source = face if face is not None and self.ages[face] is not None else person
             source = source if source is not None else face
             records.append(

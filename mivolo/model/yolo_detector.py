@@ -7,7 +7,7 @@ A `.pt` runs in PyTorch; an ultralytics export runs in ONNX Runtime (`.onnx`) or
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Dict, Optional, Union
+from typing import Dict, List, Optional, Sequence, Union
 
 import numpy as np
 import torch
@@ -20,9 +20,10 @@ from mivolo.model.backends import (
     detector_backend_for,
     require_package,
 )
-from mivolo.core.runtime import resolve_device
+from mivolo.core.runtime import Runtime
 from mivolo.core.errors import CheckpointError
-from mivolo.model.structures import DETECTOR_CLASSES, PersonAndFaceResult
+from mivolo.core.record import DETECTOR_CLASSES, People
+from mivolo.model.structures import PersonAndFaceResult
 
 DETECTOR_SUFFIX = ".pt"
 
@@ -98,16 +99,19 @@ class Detector:
         iou_thresh: float = 0.7,
         imgsz: int = 640,
         backend: Optional[str] = None,
+        *,
+        runtime: Optional[Runtime] = None,
     ):
+        """The published arguments (device, half, backend) or one resolved `runtime` for the run."""
         from ultralytics import YOLO
 
+        runtime = Runtime.of(runtime, device, half, backend)
         path = Path(weights)
-        self.backend = detector_backend_for(path, backend)
+        self.backend = detector_backend_for(path, runtime.backend)
         source = check_detector_file(path, self.backend)
         _require_safe_ultralytics_loading()
-        self.device = resolve_device(device)
-        # exports are fp32; fp16 applies to the PyTorch model only
-        self.half = half and self.device.type != "cpu" and self.backend == TORCH
+        self.device = runtime.device
+        self.half = runtime.fp16_for(self.backend)
         try:
             self.yolo = YOLO(str(source), task="detect")
             if self.backend == TORCH:
@@ -145,6 +149,11 @@ class Detector:
     def predict(self, image: Union[np.ndarray, str]) -> PersonAndFaceResult:
         return PersonAndFaceResult(self._predict(image)[0])
 
-    def predict_batch(self, images) -> list:
+    def predict_batch(self, images) -> List[PersonAndFaceResult]:
         """One forward pass over several frames."""
         return [PersonAndFaceResult(r) for r in self._predict(list(images))]
+
+    def detect_people(self, images: Sequence[np.ndarray]) -> List[People]:
+        """Each frame's people, faces associated with bodies: one forward pass for all the frames."""
+        results = self.predict_batch(images) if len(images) > 1 else [self.predict(images[0])]
+        return [result.record for result in results]

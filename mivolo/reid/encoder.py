@@ -1,4 +1,4 @@
-"""Person crops -> L2-normalised appearance embeddings, batched, fp16 on GPU."""
+"""Person crops -> L2-normalised appearance embeddings, batched, fp16 on a GPU when the run asks for it."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from mivolo.core.runtime import resolve_device
+from mivolo.core.runtime import TORCH, Runtime
 from mivolo.core.errors import MiVOLOError
 from mivolo.reid.architecture import ReIDArchitecture, parameter_count
 from mivolo.reid.loading import LoadedNetwork, load_network
@@ -24,14 +24,23 @@ DEFAULT_BATCH_SIZE = 32
 class ReIDEncoder:
     """A loaded Re-ID network. `embed(image_bgr, boxes_xyxy)` gives one unit-length row per box."""
 
-    def __init__(self, loaded: LoadedNetwork, name: str, device=None, batch_size: int = DEFAULT_BATCH_SIZE):
+    def __init__(
+        self,
+        loaded: LoadedNetwork,
+        name: str,
+        device=None,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        *,
+        runtime: Optional[Runtime] = None,
+    ):
         self.name = name
         self.architecture: ReIDArchitecture = loaded.architecture
         self.dim = loaded.architecture.embedding_dim
         self.path = loaded.path
         self.num_parameters = parameter_count(loaded.network)
-        self.device = resolve_device(device)
-        self.half = self.device.type == "cuda"
+        runtime = Runtime.of(runtime, device)
+        self.device = runtime.device
+        self.half = runtime.fp16_for(TORCH)
         self.batch_size = batch_size
         network = loaded.network.to(self.device)
         self.network = network.half() if self.half else network
@@ -86,13 +95,18 @@ class ReIDEncoder:
 
 
 def load_reid_encoder(
-    name_or_path, device=None, models_dir: Optional[Path] = None, architecture: Optional[str] = None
+    name_or_path,
+    device=None,
+    models_dir: Optional[Path] = None,
+    architecture: Optional[str] = None,
+    *,
+    runtime: Optional[Runtime] = None,
 ) -> ReIDEncoder:
     """A catalog name (downloaded), an imported name, or a weight file path -> a ready encoder."""
     from mivolo.reid.store import resolve_model
 
     resolved = resolve_model(str(name_or_path), models_dir)
     loaded = load_network(resolved.path, architecture or resolved.architecture)
-    encoder = ReIDEncoder(loaded, resolved.name, device)
+    encoder = ReIDEncoder(loaded, resolved.name, device, runtime=runtime)
     _logger.info(encoder.describe())
     return encoder

@@ -15,11 +15,33 @@ from __future__ import annotations
 import argparse
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Dict, Iterator, List, Optional, Protocol, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Optional, Protocol, Tuple
 
 from mivolo.core.record import FrameRecord
 
 IMAGE_RUN, VIDEO_RUN = "images", "video"
+
+
+@dataclass
+class RunStats:
+    frames_read: int = 0
+    frames_analysed: int = 0
+    frames_corrupt: int = 0
+    seconds: float = 0.0
+    stopped_by: Optional[str] = None  # "SIGINT", "SIGTERM" or an error; None when the source ended
+    stage_seconds: Dict[str, float] = field(default_factory=dict)  # total time per pipeline stage
+    peak_rss_mib: Optional[float] = None
+    peak_gpu_mib: Optional[float] = None
+    tracks_before_merge: Optional[int] = None  # with --reid-merge
+
+    def stage_ms_per_frame(self) -> Dict[str, float]:
+        """Mean ms per frame read, per stage (stages in threads overlap the others)."""
+        frames = max(1, self.frames_read)
+        return {stage: round(1000 * seconds / frames, 3) for stage, seconds in self.stage_seconds.items()}
+
+    @property
+    def fps(self) -> float:
+        return self.frames_read / self.seconds if self.seconds > 0 else 0.0
 
 
 @dataclass(frozen=True)
@@ -33,6 +55,8 @@ class RunInfo:
     settings: Dict[str, object]  # what the summary says about the settings
     fps: float = 0.0  # the video's frame rate
     frame_size: Tuple[int, int] = (0, 0)  # width, height of the video's frames
+    clock: Any = None  # the run's stage clock (mivolo.core.timing.StageClock), to charge draw / encode time to
+    threaded_writer: bool = False  # draw and encode the annotated video in a background thread
 
 
 @dataclass
@@ -40,18 +64,18 @@ class RunResult:
     """What a sink gets when the run ends (see mivolo.jobs.video_job for how it is filled)."""
 
     info: RunInfo
-    stats: object  # the job's statistics: frames read / analysed / corrupt, time, stop reason
-    tracks: List[object] = field(default_factory=list)  # the reported people (TrackHistory), by ID
+    stats: RunStats
+    tracks: List[Any] = field(default_factory=list)  # the reported people (TrackHistory), by ID
     person_of_track: Optional[Dict[int, int]] = None  # track ID -> person ID after --reid-merge
     use_final_estimates: bool = False  # global smoothing: every frame shows its track's final answer
     frames: Optional[Callable[[], Iterator[FrameRecord]]] = None  # the analysed frames, reported tracks only
-    images: List[dict] = field(default_factory=list)  # an image run's per-image records
     outputs: Dict[str, Optional[Path]] = field(default_factory=dict)  # what the sinks closed so far wrote
-    completed: bool = True
 
 
 class Sink(Protocol):
     """One output of a run."""
+
+    needs_every_frame: bool  # True: every frame's pixels (an annotated video), not only analysed ones
 
     def planned(self) -> List[Path]:
         """The files (or folders) this sink will write, known before the run starts."""
@@ -79,11 +103,13 @@ class SinkSpec:
 
 @dataclass(frozen=True)
 class OutputPlan:
-    """Where one run's outputs go: the output folder and the run's name."""
+    """Where one run's outputs go: the output folder, the run's name, and the JSON file the user
+    named for this run (--json-output-path, resolved per video), if any."""
 
     kind: str
     output_dir: Path
     name: str
+    json_path: Optional[Path] = None
 
     def path(self, file_name: str) -> Path:
         return self.output_dir / file_name

@@ -35,6 +35,8 @@ from typing import Deque, Dict, Iterable, List, Optional
 
 import numpy as np
 
+from mivolo.core.record import NO_GENDER, People, gender_code, gender_name, optional
+
 DEFAULT_MIN_TRACK_LENGTH = 3  # analysed frames a track needs to be reported as a person
 WINSORIZE_MIN_SAMPLES = 10
 WINSORIZE_HALF_WIDTH = 6.0  # years either side of the median
@@ -277,7 +279,7 @@ class TrackHistory:
         self.aggregator: Optional[Aggregator] = make_aggregator(settings)
         self.spread = AgeSpread()
         self.best_composite = -1.0
-        self.best_crop: Optional[str] = None
+        self.best_crop_track = track_id  # whose best_<id> crop is this person's best (itself unless merged)
         self._final: Optional[Estimate] = None
 
     def observe(self, time_s: float, prediction: Optional[Prediction]) -> bool:
@@ -316,7 +318,7 @@ class TrackHistory:
         person.frames_seen = sum(t.frames_seen for t in fragments)
         person.spread = AgeSpread.combined(t.spread for t in fragments)
         best = max(fragments, key=lambda t: t.best_composite)
-        person.best_composite, person.best_crop = best.best_composite, best.best_crop
+        person.best_composite, person.best_crop_track = best.best_composite, best.best_crop_track
         estimates = [(t.estimate(), t.spread.count) for t in fragments]
         weighed = [(e, n) for e, n in estimates if e.age is not None and n > 0]
         vote = GenderVote(GenderRule.COUNT)
@@ -339,6 +341,38 @@ class TrackBook:
         if track_id not in self.tracks:
             self.tracks[track_id] = TrackHistory(track_id, self.settings, time_s)
         return self.tracks[track_id]
+
+    def update(self, people: People, time_s: float) -> People:
+        """Record one analysed frame of tracked people; their rows with each track's answer so far."""
+        n = len(people)
+        columns = {
+            "track_age": np.full(n, np.nan),
+            "track_gender": np.full(n, NO_GENDER, np.int8),
+            "track_gender_score": np.full(n, np.nan),
+            "track_vote_share": np.full(n, np.nan),
+            "track_frames": np.zeros(n, np.int64),
+            "best_so_far": np.zeros(n, bool),
+        }
+        for row in range(n):
+            history = self.history(int(people.track_id[row]), time_s)
+            prediction = None
+            if not np.isnan(people.age[row]):
+                prediction = Prediction(
+                    age=float(people.age[row]),
+                    gender=gender_name(people.gender[row]),
+                    gender_score=optional(people.gender_score[row]),
+                    detection_conf=float(people.confidence[row]),
+                    face_estimated=bool(people.face_estimated[row]),
+                    body_estimated=bool(people.body_estimated[row]),
+                )
+            columns["best_so_far"][row] = history.observe(time_s, prediction)
+            columns["track_frames"][row] = history.frames_seen
+            estimate = history.estimate()
+            columns["track_age"][row] = np.nan if estimate.age is None else estimate.age
+            columns["track_gender"][row] = gender_code(estimate.gender)
+            columns["track_gender_score"][row] = np.nan if estimate.gender_score is None else estimate.gender_score
+            columns["track_vote_share"][row] = np.nan if estimate.gender_vote_share is None else estimate.gender_vote_share
+        return people.with_columns(**columns)
 
     def close(self, track_ids) -> None:
         for track_id in track_ids:

@@ -1,14 +1,15 @@
 """Multi-person tracking with one identity per human.
 
-Faces are first associated with bodies in each frame; each human (face+body, face only, or body
-only) then goes to ultralytics' BoT-SORT or ByteTrack as ONE box: the body box, or for a face
-seen without a body, a body box estimated from the face. The track ID is mapped back to both of
-the human's boxes, so a person and their own face can never get two IDs.
+Faces are associated with bodies once per frame, into the frame's People (mivolo.core.record);
+each person (face+body, face only, or body only) goes to ultralytics' BoT-SORT or ByteTrack as
+ONE box: the body box, or for a face seen without a body, a body box estimated from the face.
+The track ID then belongs to the person's row, so a person and their own face can never get two
+IDs.
 
 Re-ID hook: `create_tracker(config, reid_encoder=...)` takes any object with
 `embed(image_bgr, boxes_xyxy) -> N x D` (L2-normalised), `name` and `dim`; BoT-SORT then
-matches by appearance with it, and each TrackedPerson carries the embedding its track was
-matched with in that frame (what `--reid-merge` averages). Which model to load is
+matches by appearance with it, and each tracked row carries the embedding its track was matched
+with in that frame (what `--reid-merge` averages). Which model to load is
 `reid_model_name(config, override)`: demo.py's `--reid`, else the YAML's `model` key.
 
 Camera-motion compensation (GMC) runs on a grayscale copy of the frame downscaled to at most
@@ -27,20 +28,13 @@ import numpy as np
 import yaml
 
 from mivolo.core.errors import MiVOLOError
-from mivolo.model.structures import PersonAndFaceResult
+from mivolo.core.record import People
 
 _logger = logging.getLogger("mivolo")
 
 TRACKER_DIR = Path(__file__).resolve().parent.parent / "trackers"
 TRACKER_TYPES = ("botsort", "bytetrack")
 HUMAN_CLASS = 0  # the trackers see a single class: human
-
-# A body box estimated from a face box, in face widths / heights (rough adult proportions): the
-# body is 3 face widths wide, centred on the face, starting half a face above it, 7 faces tall.
-BODY_WIDTH_IN_FACES = 3.0
-BODY_TOP_ABOVE_FACE = 0.5
-BODY_HEIGHT_IN_FACES = 7.0
-
 
 @dataclass(frozen=True)
 class TrackerConfig:
@@ -152,78 +146,6 @@ def reid_model_name(config: TrackerConfig, override: Optional[str] = None) -> Op
     return config.model
 
 
-# ---- humans ---------------------------------------------------------------------------------
-
-
-def estimate_body_box(face_box: np.ndarray) -> np.ndarray:
-    x1, y1, x2, y2 = (float(v) for v in face_box)
-    width, height = x2 - x1, y2 - y1
-    centre_x = (x1 + x2) / 2
-    top = y1 - BODY_TOP_ABOVE_FACE * height
-    half_width = BODY_WIDTH_IN_FACES * width / 2
-    return np.array(
-        [centre_x - half_width, top, centre_x + half_width, top + BODY_HEIGHT_IN_FACES * height], np.float32
-    )
-
-
-@dataclass(frozen=True)
-class HumanDetection:
-    """One human in one frame: their body and/or face box, with MiVOLO's estimate for the pair."""
-
-    person_index: Optional[int]  # indices into the frame's detections
-    face_index: Optional[int]
-    body_box: Optional[np.ndarray]  # xyxy float
-    face_box: Optional[np.ndarray]
-    confidence: float  # the higher of the face and body detection confidences
-    age: Optional[float] = None
-    gender: Optional[str] = None
-    gender_score: Optional[float] = None
-    face_estimated: bool = False  # MiVOLO's estimate was written to the face box (the original's face track)
-    body_estimated: bool = False  # ... to the body box (its person track)
-
-    @property
-    def tracking_box(self) -> np.ndarray:
-        """The box the tracker follows: the body, else a body estimated from the face."""
-        return self.body_box if self.body_box is not None else estimate_body_box(self.face_box)
-
-    @property
-    def display_box(self) -> np.ndarray:
-        """The box a person is shown and cropped by: the body, else the face."""
-        return self.body_box if self.body_box is not None else self.face_box
-
-
-def humans_from_detections(detections: PersonAndFaceResult) -> List[HumanDetection]:
-    """One HumanDetection per person of `detections.people()` (faces already associated)."""
-    boxes = detections.boxes_xyxy.astype(np.float32)
-    confidences = detections.confidences
-    humans = []
-    for person in detections.people():
-        indices = [i for i in (person.person_index, person.face_index) if i is not None]
-        humans.append(
-            HumanDetection(
-                person_index=person.person_index,
-                face_index=person.face_index,
-                body_box=None if person.person_index is None else boxes[person.person_index],
-                face_box=None if person.face_index is None else boxes[person.face_index],
-                confidence=max(confidences[i] for i in indices),
-                age=person.age,
-                gender=person.gender,
-                gender_score=person.gender_score,
-                face_estimated=person.face_index is not None and detections.ages[person.face_index] is not None,
-                body_estimated=person.person_index is not None and detections.ages[person.person_index] is not None,
-            )
-        )
-    return humans
-
-
-@dataclass(frozen=True)
-class TrackedPerson:
-    track_id: int
-    human: HumanDetection
-    box: np.ndarray  # the tracker's (Kalman-filtered) box, xyxy
-    embedding: Optional[np.ndarray] = None  # Re-ID embedding of this frame's detection (BoT-SORT with Re-ID)
-
-
 # ---- adapters to ultralytics ------------------------------------------------------------------
 
 
@@ -333,23 +255,22 @@ class PersonTracker:
         self._tracker = _ultralytics_tracker(config, reid_encoder)
         self._alive: Set[int] = set()
 
-    def update(self, humans: Sequence[HumanDetection], image: Optional[np.ndarray]) -> List[TrackedPerson]:
-        if humans:
-            batch = DetectionBatch(np.stack([h.tracking_box for h in humans]), [h.confidence for h in humans])
-        else:
-            batch = DetectionBatch(np.zeros((0, 4), np.float32), np.zeros(0, np.float32))
-        rows = self._tracker.update(batch, image)
+    def update(self, people: People, image: Optional[np.ndarray]) -> People:
+        """The people that have a confirmed track, by track ID, with the track columns filled."""
+        rows = self._tracker.update(DetectionBatch(people.tracking_xyxy, people.confidence), image)
+        rows = sorted(rows, key=lambda row: int(row[4]))
+        tracked = people[np.array([int(row[7]) for row in rows], dtype=np.int64)]
+        track_ids = np.array([int(row[4]) for row in rows], dtype=np.int64)
         embeddings = self._current_embeddings()
-        tracked = [
-            TrackedPerson(
-                track_id=int(row[4]),
-                human=humans[int(row[7])],
-                box=np.asarray(row[:4], dtype=np.float32),
-                embedding=embeddings.get(int(row[4])),
-            )
-            for row in rows
-        ]
-        return sorted(tracked, key=lambda t: t.track_id)
+        embedding = None
+        if self.reid_encoder is not None and rows:
+            missing = np.full(self.reid_encoder.dim, np.nan, np.float32)
+            embedding = np.stack([embeddings.get(int(track_id), missing) for track_id in track_ids]).astype(np.float32)
+        return tracked.with_columns(
+            track_id=track_ids,
+            track_xyxy=np.array([row[:4] for row in rows], dtype=np.float32).reshape(-1, 4),
+            embedding=embedding,
+        )
 
     def _current_embeddings(self):
         """Track ID -> the embedding of the detection it was matched with in the last update

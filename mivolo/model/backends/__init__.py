@@ -17,10 +17,9 @@ from typing import Optional, Protocol
 import torch
 
 from mivolo.core.errors import CheckpointError, MiVOLOError
+from mivolo.core.runtime import ONNX, OPENVINO, TORCH, check_backend
 from mivolo.model.checkpoint import CheckpointMeta
 
-TORCH, ONNX, OPENVINO = "torch", "onnx", "openvino"
-BACKENDS = (TORCH, ONNX, OPENVINO)
 
 ONNX_SUFFIX = ".onnx"
 OPENVINO_SUFFIX = ".xml"
@@ -42,14 +41,9 @@ def require_package(module: str, purpose: str) -> ModuleType:
         raise MiVOLOError(f"{purpose} needs the '{module}' package, which is not installed: pip install '{_PACKAGES[module]}'")
 
 
-def _check_backend_name(backend: Optional[str]) -> None:
-    if backend is not None and backend not in BACKENDS:
-        raise MiVOLOError(f"unknown backend {backend!r}: choose one of {', '.join(BACKENDS)}")
-
-
 def mivolo_backend_for(path, backend: Optional[str] = None) -> str:
     """The backend that runs this MiVOLO file: from its extension, checked against `backend` if given."""
-    _check_backend_name(backend)
+    check_backend(backend)
     path = Path(path)
     suffix = path.suffix.lower()
     by_file = ONNX if suffix == ONNX_SUFFIX else OPENVINO if suffix == OPENVINO_SUFFIX else TORCH
@@ -67,7 +61,7 @@ def mivolo_backend_for(path, backend: Optional[str] = None) -> str:
 
 def detector_backend_for(path, backend: Optional[str] = None) -> str:
     """The backend that runs these detector weights: `.pt` torch, `.onnx` onnx, OpenVINO folder openvino."""
-    _check_backend_name(backend)
+    check_backend(backend)
     path = Path(path)
     if path.suffix.lower() == ONNX_SUFFIX:
         by_file = ONNX

@@ -1,0 +1,97 @@
+"""`images.json` (or --json-output-path), always for an image run: every person of every image,
+and the run's counts. A person is one record whether seen by face, body or both; `age`,
+`gender` and `gender_score` are null when neither a usable face nor a usable body crop exists."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Dict, List, Optional
+
+from mivolo.core.record import NO_INDEX, FrameRecord, People, box_or_none, gender_name, optional
+from mivolo.io.safe_output import write_json_atomic
+from mivolo.sinks.annotated import annotated_image_name
+from mivolo.sinks.base import IMAGE_RUN, OutputPlan, RunInfo, RunResult, SinkSpec
+from mivolo.sinks.crops import crop_names
+from mivolo.sinks.values import relative_to
+
+IMAGES_JSON_VERSION = 1
+IMAGES_JSON_NAME = "images.json"
+
+
+def _rounded_box(row) -> Optional[List[float]]:
+    box = box_or_none(row)
+    return None if box is None else [round(v, 2) for v in box]
+
+
+def person_record(people: People, row: int) -> dict:
+    body, face = int(people.body_index[row]), int(people.face_index[row])
+    return {
+        "person_index": None if body == NO_INDEX else body,
+        "face_index": None if face == NO_INDEX else face,
+        "person_box": _rounded_box(people.body_xyxy[row]),
+        "face_box": _rounded_box(people.face_xyxy[row]),
+        "age": optional(people.age[row]),
+        "gender": gender_name(people.gender[row]),
+        "gender_score": optional(people.gender_score[row]),
+        "track_id": None,
+    }
+
+
+@dataclass
+class ImageRunSummary:
+    images: int = 0
+    processed: int = 0
+    failed: int = 0
+    people: int = 0
+    seconds: float = 0.0
+    errors: List[str] = field(default_factory=list)
+
+
+class ImagesJson:
+    needs_every_frame = False
+
+    def __init__(self, target: Path, draw: bool, crops):
+        self.target = Path(target)
+        self.draw = draw
+        self.crops = crops
+        self.records: List[dict] = []
+        self.summary = ImageRunSummary()
+
+    def planned(self) -> List[Path]:
+        return [self.target]
+
+    def open(self, info: RunInfo) -> None:
+        pass
+
+    def write(self, frame: FrameRecord) -> None:
+        self.summary.images += 1
+        if frame.corrupt:
+            self.summary.failed += 1
+            self.summary.errors.append(f"{frame.source}: {frame.error}")
+            return
+        people = [person_record(frame.people, row) for row in range(len(frame.people))]
+        if self.crops is not None:
+            for row, person in enumerate(people):
+                person["crop"] = relative_to(self.crops.of_image_person(frame.name, row), self.target.parent)
+        height, width = frame.image.shape[:2]
+        record = {"path": frame.source, "width": width, "height": height, "people": people, "annotated_image": None}
+        if self.draw:
+            record["annotated_image"] = annotated_image_name(frame.name)
+        self.records.append(record)
+        self.summary.processed += 1
+        self.summary.people += len(people)
+
+    def close(self, result: RunResult) -> Dict[str, Optional[Path]]:
+        self.summary.seconds = round(result.stats.seconds, 3)
+        write_json_atomic(
+            self.target, {"version": IMAGES_JSON_VERSION, "images": self.records, "summary": asdict(self.summary)}
+        )
+        return {"images_json": self.target}
+
+
+def _build(options, plan: OutputPlan):
+    return ImagesJson(plan.json_path or plan.path(IMAGES_JSON_NAME), options.draw, crop_names(options, plan))
+
+
+SINK = SinkSpec(name="images_json", runs=(IMAGE_RUN,), add_arguments=lambda group: None, build=_build, order=100)
