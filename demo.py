@@ -1,9 +1,9 @@
 #!/usr/bin/env python
-"""Age and gender of every person in images (and videos): see `python demo.py --help`."""
+"""Age and gender of every person in images and videos: see `python demo.py --help`."""
 
 import sys
 
-from mivolo.cli.demo import main
+from mivolo.cli.common import launch
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(launch("mivolo.cli.demo", "demo.py"))

@@ -7,5 +7,7 @@ import os
 os.environ.setdefault("ULTRALYTICS_SAFE_LOAD", "1")
 # No update checks or telemetry from ultralytics: the tool must work offline.
 os.environ.setdefault("YOLO_OFFLINE", "1")
+# ultralytics logs a model summary and "Loading ..." lines at INFO on every run; --verbose shows them.
+os.environ.setdefault("YOLO_VERBOSE", "False")
 
 __version__ = "1.0.0"

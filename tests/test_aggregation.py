@@ -1,6 +1,5 @@
 """Per-track aggregation modes, checked against hand-computed values."""
 
-import json
 
 import numpy as np
 import pytest

@@ -6,8 +6,6 @@ Tolerance: exported MiVOLO outputs (gender logits, normalised age) are within 1e
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
 
 import numpy as np
 import onnx
@@ -22,10 +20,7 @@ from mivolo.model.yolo_detector import Detector
 from mivolo.model.structures import PersonAndFaceResult
 from mivolo.devtools.synthetic import write_mivolo_checkpoint
 
-_spec = importlib.util.spec_from_file_location("export_tool", Path(__file__).resolve().parents[1] / "tools" / "export.py")
-export_tool = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(export_tool)
-export_main = export_tool.main
+from mivolo.cli.export import main as export_main  # tools/export.py's command line
 
 OUTPUT_TOLERANCE = 1e-4
 BOX_TOLERANCE_PX = 0.05

@@ -21,7 +21,8 @@ from pathlib import Path
 import cv2
 import pytest
 
-import demo
+from mivolo.cli import demo
+from mivolo.devtools import scripted
 import torch
 
 from mivolo.model.checkpoint import save_legacy_checkpoint
@@ -34,7 +35,7 @@ GOLDEN_DIR = Path(__file__).resolve().parent / "golden"
 UPDATE = os.environ.get("MIVOLO_UPDATE_GOLDEN") == "1"
 SIZE = (320, 240)
 DETECTOR_IMGSZ = 64  # the detector's forward pass runs; its boxes are replaced by scripted people
-SCRIPTED_PEOPLE = 3  # walking people with faces (--scripted-detections): distinct crops, ages, IDs
+SCRIPTED_PEOPLE = 3  # walking people with faces (mivolo.devtools.scripted): distinct crops, ages, IDs
 FRAMES = 5
 
 
@@ -92,8 +93,10 @@ def models(media, detector_path, exported_models):
     }
 
 
-def _run(args) -> None:
-    assert demo.main([str(a) for a in args]) == 0
+def _run(args, people: int = None) -> None:
+    args = [str(a) for a in args]
+    code = demo.main(args) if people is None else scripted.main(["--people", str(people), *args])
+    assert code == 0
 
 
 def _without_timing(document):
@@ -178,6 +181,6 @@ def test_video_outputs_are_unchanged(case, tmp_path, media, models):
     flags = [flag.format(osnet=media["osnet"]) for flag in VIDEO_CASES[case]]
     out = tmp_path / "out"
     _run(["--input", media["video"], "--output", out, "--with-persons", "--device", "cpu", "--no-progress",
-          "--detector-weights", detector, "--checkpoint", checkpoint, "--detector-imgsz", DETECTOR_IMGSZ,
-          "--scripted-detections", SCRIPTED_PEOPLE, *flags])  # fmt: skip
+          "--detector-weights", detector, "--checkpoint", checkpoint, "--detector-imgsz", DETECTOR_IMGSZ, *flags],
+         people=SCRIPTED_PEOPLE)  # fmt: skip
     check_against_golden(case, collect(out, tmp_path))

@@ -4,7 +4,6 @@ hand-written records."""
 import json
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from mivolo.core.record import FrameRecord, People
@@ -123,3 +122,32 @@ def test_the_frame_log_is_a_new_file_each_run_and_never_follows_a_planted_link(t
     assert first.path != second.path and not first.path.is_symlink()
     assert target.read_text() == "keep me"
     assert [int(frame.people.track_id[0]) for frame in first.frames()] == [1]
+
+
+def test_people_csv_is_one_row_per_reported_person(tmp_path):
+    """The sink added as one file plus its flag: rows hold the summary's per-person values."""
+    import csv
+
+    from mivolo.sinks.people_csv import PeopleCsv
+    from mivolo.sinks.registry import build_sinks, output_options
+    from mivolo.sinks.base import OutputPlan
+    from mivolo.tracking.aggregation import AggregationSettings, Prediction, TrackHistory
+
+    tracks = []
+    for track_id, ages in ((3, (30.0, 34.0)), (7, (61.0,))):
+        history = TrackHistory(track_id, AggregationSettings(), first_seen_s=0.5)
+        for frame, age in enumerate(ages):
+            history.observe(0.5 + frame / 10, Prediction(age, "female", 0.8, 0.9))
+        tracks.append(history)
+    result = RunResult(RunInfo(VIDEO_RUN, tmp_path, "walk", source={}, settings={}), RunStats(), tracks=tracks)
+    plan = OutputPlan(VIDEO_RUN, tmp_path, "walk")
+    (sink,) = [s for s in build_sinks(output_options(people_csv=True, save_crops=True), plan) if isinstance(s, PeopleCsv)]
+    assert sink.close(result) == {"people_csv": tmp_path / "walk_people.csv"}
+    rows = list(csv.DictReader((tmp_path / "walk_people.csv").open()))
+    assert [(r["id"], r["age"], r["age_spread"], r["frames_seen"], r["last_seen_s"]) for r in rows] == [
+        ("3", "32.0", "2.0", "2", "0.6"),
+        ("7", "61.0", "0.0", "1", "0.5"),
+    ]
+    assert rows[0]["gender"] == "woman" and rows[0]["gender_score"] == "0.8" and rows[0]["gender_vote_share"] == "1.0"
+    assert rows[1]["best_crop"] == "crops/walk/best_7.jpg"
+    assert not [s for s in build_sinks(output_options(), plan) if isinstance(s, PeopleCsv)]  # off by default

@@ -1,6 +1,6 @@
 """The optimised video pipeline gives the sequential path's outputs.
 
-demo.py runs the same generated video with `--scripted-detections 3` (the rigged detector's
+demo.py runs the same generated video with 3 scripted people (mivolo.devtools.scripted; the rigged detector's
 forward pass runs, its boxes are replaced by 3 walking people with faces) once `--sequential`
 and once optimised (`--batch 3`: batched detector and MiVOLO, threaded drawing and encoding).
 With exact preprocessing the outputs are identical, down to the pixels of the output video;
@@ -17,9 +17,9 @@ import numpy as np
 import pytest
 import torch
 
-from mivolo.cli.demo import main
 from mivolo.jobs.pipeline import PipelineSettings
 from mivolo.devtools.scripted import ScriptedDetector, scripted_boxes
+from mivolo.devtools.scripted import main as scripted_demo
 from mivolo.model.predictor import Predictor
 from mivolo.io.sources import resolve_inputs
 from mivolo.devtools.synthetic import write_figure_video
@@ -48,10 +48,10 @@ def video(tmp_path_factory):
 
 
 def run_demo(video, out: Path, detector_path, checkpoint, *flags) -> dict:
-    code = main(["--input", str(video), "--output", str(out), "--draw", "--save-json", "--no-progress",
-                 "--tracker", "botsort_static.yaml", "--detector-weights", str(detector_path), "--checkpoint",
-                 str(checkpoint), "--device", "cpu", "--detector-imgsz", str(DETECTOR_IMGSZ), "--with-persons",
-                 "--scripted-detections", str(PEOPLE), *flags])  # fmt: skip
+    code = scripted_demo(["--people", str(PEOPLE), "--input", str(video), "--output", str(out), "--draw",
+                          "--save-json", "--no-progress", "--tracker", "botsort_static.yaml", "--detector-weights",
+                          str(detector_path), "--checkpoint", str(checkpoint), "--device", "cpu",
+                          "--detector-imgsz", str(DETECTOR_IMGSZ), "--with-persons", *flags])  # fmt: skip
     assert code == 0
     return {
         "summary": json.loads((out / "walk_summary.json").read_text()),

@@ -25,7 +25,7 @@ examples:
   python tools/benchmark.py --setting pipeline --device cpu    # small: 640x360, YOLOv8n, K = 0/2/4, 8 frames
   python tools/benchmark.py --setting pipeline --device cpu --people 0 8 --frames 4 --detectors x
 
-Setting pipeline: demo.py runs on a generated video with --scripted-detections K, once
+Setting pipeline: demo.py runs on a generated video with K scripted people (mivolo.devtools.scripted), once
 --sequential and once optimised (--batch), per MiVOLO size and K; prints FPS, the ratio,
 per-stage ms, peak CPU RSS and GPU memory, and writes them as JSON (--json).
 

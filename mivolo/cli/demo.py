@@ -1,26 +1,41 @@
-"""Command line of demo.py: parse, validate cheaply, then run the image or video job."""
+"""Command line of demo.py (`mivolo run`): images, folders, videos, streams and page URLs.
+
+The order of work is the user's time: parse, check every argument, resolve the inputs and the
+output locations, resolve the weights (the hub's defaults included), open and probe the first
+video source, and only then load the models. Any mistake is one line and exit code 2 before
+anything slow has happened or any file has been written.
+"""
 
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, List, Optional
+from typing import TYPE_CHECKING, Callable, List, Optional
 
-from mivolo.tracking.aggregation import DEFAULT_MIN_TRACK_LENGTH, AggregationMode, AggregationSettings, GenderRule
+from mivolo.cli.common import add_model_arguments, add_run_arguments, check_model_arguments, configure_logging, runtime_of
 from mivolo.core.errors import MiVOLOError, run_command
-from mivolo.io.safe_output import ensure_writable_dir
-from mivolo.tracking.merge import DEFAULT_MERGE_THRESHOLD
-from mivolo.io.sources import VideoSource, resolve_inputs
+from mivolo.io.safe_output import check_writable_location, ensure_writable_dir
+from mivolo.io.sources import Inputs, VideoSource, resolve_inputs
 from mivolo.sinks.registry import add_sink_arguments
+from mivolo.tracking.aggregation import (
+    DEFAULT_MIN_TRACK_LENGTH,
+    AggregationMode,
+    AggregationSettings,
+    GenderRule,
+)
+from mivolo.tracking.merge import DEFAULT_MERGE_THRESHOLD
+from mivolo.tracking.tracker import DEFAULT_TRACKER, TrackerConfig, load_tracker_config, reid_model_name
 
 if TYPE_CHECKING:  # the models' modules load torch and ultralytics: only once there is work to do
+    from mivolo.core.runtime import Runtime
     from mivolo.jobs.pipeline import PipelineSettings
+    from mivolo.jobs.video_job import VideoJobSettings, VideoRunResult
     from mivolo.model.predictor import Predictor
     from mivolo.tracking.tracker import AppearanceEncoder
-    from mivolo.jobs.video_job import VideoJobSettings, VideoRunResult
+
+PROG = "demo.py"
 
 DESCRIPTION = """\
 Detect people in images and videos, estimate each one's age and gender with MiVOLO, and write
@@ -40,9 +55,9 @@ Hugging Face hub (YOLOv8x person+face detector, MiVOLO v2) and cached.
 EPILOG = """\
 examples:
   python demo.py --input photo.jpg --output out --draw
-  python demo.py --input photos/ --output out --with-persons --device cpu
+  python demo.py --input photos/ --output out --with-persons --device cpu --save-crops
   python demo.py --input video.mp4 --output out --draw --save-json --save-crops --tracker bytetrack.yaml
-  python demo.py --input videos/ --output out --with-persons --confidence-based --skip-frames 2
+  python demo.py --input videos/ --output out --with-persons --aggregation confidence --skip-frames 2
   python demo.py --input "https://www.youtube.com/watch?v=..." --output out --draw --max-height 720
   python demo.py --input rtsp://camera/stream --output out --save-json   (Ctrl-C stops and saves)
   python demo.py --input video.mp4 --output out --reid osnet_x0_25_msmt17 --reid-merge
@@ -55,36 +70,14 @@ exit codes: 0 done (bad files in a folder are skipped and counted), 2 bad input 
 130/143 stopped by SIGINT/SIGTERM (outputs written).
 """
 
-
-def add_runtime_arguments(group) -> None:
-    """--device, --half and --backend: where and how the models run (every tool that runs MiVOLO)."""
-    group.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: first GPU, else cpu)")
-    group.add_argument("--half", action="store_true", help="fp16 inference on GPU (ignored on cpu)")
-    group.add_argument(
-        "--backend",
-        choices=("torch", "onnx", "openvino"),
-        default=None,
-        help="inference runtime (default: from the weight files: .onnx -> onnx, .xml or *_openvino_model -> "
-        "openvino, else torch); export with tools/export.py",
-    )
-
-
-def add_model_arguments(parser: argparse.ArgumentParser) -> None:
-    models = parser.add_argument_group("models")
-    models.add_argument("--detector-weights", metavar="PATH", help="YOLOv8 person+face .pt (default: hub download)")
-    models.add_argument(
-        "--checkpoint", metavar="PATH", help="MiVOLO .pth.tar, .safetensors or folder (default: MiVOLO v2)"
-    )
-    models.add_argument("--with-persons", action="store_true", help="use body crops as well as faces")
-    models.add_argument("--disable-faces", action="store_true", help="estimate from bodies only (needs --with-persons)")
-    add_runtime_arguments(models)
-    models.add_argument(
-        "--detector-imgsz",
-        type=int,
-        default=640,
-        metavar="N",
-        help="detector input size; smaller is faster (default 640)",
-    )
+AGGREGATIONS = {
+    "default": AggregationMode.DEFAULT,
+    "confidence": AggregationMode.CONFIDENCE,
+    "temporal": AggregationMode.TEMPORAL,
+    "global": AggregationMode.GLOBAL,
+}
+EXIT_BY_SIGNAL = {"SIGINT": 130, "SIGTERM": 143}
+VIDEO_ONLY_FLAGS = (("reid", "--reid"), ("reid_merge", "--reid-merge"), ("skip_frames", "--skip-frames"))
 
 
 def add_video_arguments(parser: argparse.ArgumentParser) -> None:
@@ -103,14 +96,14 @@ def add_video_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="PX",
         help="for page URLs (yt-dlp): highest video resolution to fetch (default 1080)",
     )
-    video.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     tracking = parser.add_argument_group("tracking and aggregation (videos)")
     tracking.add_argument(
         "--tracker",
-        default="botsort.yaml",
+        default=DEFAULT_TRACKER,
         metavar="NAME|PATH",
-        help="botsort.yaml, bytetrack.yaml (from trackers/) or the path to your own copy (default botsort.yaml)",
+        help=f"botsort.yaml, botsort_static.yaml, bytetrack.yaml (shipped with the package) or the path to your own "
+        f"copy (default {DEFAULT_TRACKER})",
     )
     tracking.add_argument(
         "--reid",
@@ -137,34 +130,41 @@ def add_video_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"tracks seen in fewer analysed frames are not reported as people (default {DEFAULT_MIN_TRACK_LENGTH})",
     )
     tracking.add_argument(
-        "--confidence-based",
+        "--aggregation",
+        choices=list(AGGREGATIONS),
+        default=None,
+        help="how a track's answer is formed: default = the original's (winsorized mean of the face and body "
+        "samples from 10 on, most frequent gender); confidence = the single best prediction (0.7 * detection "
+        "conf + 0.3 * gender conf) among those passing --min-detection-conf and --min-gender-conf, unknown until "
+        "one passes; temporal = mean of the last --smoothing-window frames; global = one answer per track over "
+        "the whole video, written to every frame of the JSON at the end",
+    )
+    tracking.add_argument(
+        "--confidence-based", action="store_true", help="the same as --aggregation confidence (the fork's flag)"
+    )
+    tracking.add_argument(
+        "--temporal-smoothing", action="store_true", help="the same as --aggregation temporal (the fork's flag)"
+    )
+    tracking.add_argument(
+        "--global-smoothing",
         action="store_true",
-        help="show each track's single best prediction (0.7 * detection conf + 0.3 * gender conf) among those "
-        "passing --min-detection-conf and --min-gender-conf; a person is unknown until one passes both",
+        help="the same as --aggregation global (the fork's flag; with --temporal-smoothing it still means global)",
     )
     tracking.add_argument(
-        "--min-detection-conf", type=float, default=0.5, metavar="P", help="gate for --confidence-based (default 0.5)"
+        "--min-detection-conf", type=float, default=0.5, metavar="P", help="gate for --aggregation confidence (default 0.5)"
     )
     tracking.add_argument(
-        "--min-gender-conf", type=float, default=0.6, metavar="P", help="gate for --confidence-based (default 0.6)"
+        "--min-gender-conf", type=float, default=0.6, metavar="P", help="gate for --aggregation confidence (default 0.6)"
+    )
+    tracking.add_argument(
+        "--smoothing-window", type=int, default=10, metavar="N", help="frames in the temporal mean (default 10)"
     )
     tracking.add_argument(
         "--gender-vote",
         choices=[rule.value for rule in GenderRule],
         default=GenderRule.COUNT.value,
-        help="how a track's gender is voted (default and smoothing modes): count = the most frequent label, as the "
+        help="how a track's gender is voted (default, temporal and global): count = the most frequent label, as the "
         "original (ties go to the higher summed score); score = labels weighted by their scores (default count)",
-    )
-    tracking.add_argument(
-        "--temporal-smoothing", action="store_true", help="moving average over the last --smoothing-window frames"
-    )
-    tracking.add_argument(
-        "--smoothing-window", type=int, default=10, metavar="N", help="frames in the moving average (default 10)"
-    )
-    tracking.add_argument(
-        "--global-smoothing",
-        action="store_true",
-        help="one prediction per track over the whole video, written to every frame of the JSON at the end",
     )
 
     speed = parser.add_argument_group("speed (videos)")
@@ -186,27 +186,16 @@ def add_video_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="the unoptimised path: one frame at a time, exact preprocessing, drawing in the main thread",
     )
-    speed.add_argument("--compile", action="store_true", help="torch.compile the MiVOLO network (GPU; slow first frames)")
     speed.add_argument(
-        "--scripted-detections",
-        type=int,
-        default=None,
-        metavar="K",
-        help="benchmarks: run the detector but replace its boxes with K walking people (body + face) per frame",
-    )
-
-    export = parser.add_argument_group("export")
-    add_sink_arguments(export)
-    export.add_argument(
-        "--json-output-path",
-        metavar="PATH",
-        help="where the JSON goes (default OUTPUT/images.json, OUTPUT/<name>_frames.json); a folder when the input gives several",
+        "--compile",
+        action="store_true",
+        help="torch.compile the MiVOLO network (GPUs only: the first frames take minutes to compile)",
     )
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="demo.py",
+        prog=prog,
         description=DESCRIPTION,
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -215,32 +204,44 @@ def build_parser() -> argparse.ArgumentParser:
         "--input", required=True, metavar="PATH|URL", help="image, video, folder, stream URL, webcam index or page URL"
     )
     parser.add_argument("--output", default="output", metavar="DIR", help="output folder (default: output)")
-    parser.add_argument("--verbose", action="store_true", help="log details and show tracebacks")
     add_model_arguments(parser)
     add_video_arguments(parser)
+    outputs = parser.add_argument_group("outputs")
+    add_sink_arguments(outputs)
+    outputs.add_argument(
+        "--json-output-path",
+        metavar="PATH",
+        help="where the JSON goes (default OUTPUT/images.json, OUTPUT/<name>_frames.json, which it implies); "
+        "a folder when the input gives several",
+    )
+    add_run_arguments(parser)
     return parser
 
 
+# ---- checks that need nothing loaded -------------------------------------------------------------
+
+
 def aggregation_settings(args: argparse.Namespace) -> AggregationSettings:
-    """The aggregation mode; --temporal-smoothing with --global-smoothing (the earlier fork's
-    spelling of global smoothing) means global smoothing."""
-    if args.confidence_based and (args.temporal_smoothing or args.global_smoothing):
+    """--aggregation, or the fork's flags for it (--temporal-smoothing with --global-smoothing,
+    the fork's spelling of global smoothing, means global)."""
+    aliases = [
+        name for name, flag in (("confidence", "confidence_based"), ("temporal", "temporal_smoothing"), ("global", "global_smoothing"))
+        if getattr(args, flag)
+    ]
+    if "global" in aliases and "temporal" in aliases:
+        aliases.remove("temporal")
+    if len(aliases) > 1:
         raise MiVOLOError("--confidence-based cannot be combined with --temporal-smoothing or --global-smoothing")
-    for name in ("min_detection_conf", "min_gender_conf"):
-        if not 0.0 <= getattr(args, name) <= 1.0:
-            raise MiVOLOError(f"--{name.replace('_', '-')} must be between 0 and 1")
+    if aliases and args.aggregation is not None and args.aggregation != aliases[0]:
+        raise MiVOLOError(f"--aggregation {args.aggregation} contradicts --{aliases[0]}-smoothing/--confidence-based")
+    name = args.aggregation or (aliases[0] if aliases else "default")
+    for flag in ("min_detection_conf", "min_gender_conf"):
+        if not 0.0 <= getattr(args, flag) <= 1.0:
+            raise MiVOLOError(f"--{flag.replace('_', '-')} must be between 0 and 1")
     if args.smoothing_window < 1:
         raise MiVOLOError("--smoothing-window must be at least 1")
-    if args.global_smoothing:
-        mode = AggregationMode.GLOBAL
-    elif args.temporal_smoothing:
-        mode = AggregationMode.TEMPORAL
-    elif args.confidence_based:
-        mode = AggregationMode.CONFIDENCE
-    else:
-        mode = AggregationMode.DEFAULT
     return AggregationSettings(
-        mode, args.min_detection_conf, args.min_gender_conf, args.smoothing_window, GenderRule(args.gender_vote)
+        AGGREGATIONS[name], args.min_detection_conf, args.min_gender_conf, args.smoothing_window, GenderRule(args.gender_vote)
     )
 
 
@@ -251,61 +252,106 @@ def check_counts(args: argparse.Namespace) -> None:
         ("--crop-every", args.crop_every, 0),
         ("--max-height", args.max_height, 1),
         ("--batch", 1 if args.batch is None else args.batch, 1),
-        ("--scripted-detections", args.scripted_detections or 0, 0),
     ):
         if value < minimum:
             raise MiVOLOError(f"{flag} must be at least {minimum}, got {value}")
 
 
-def video_settings(args: argparse.Namespace, output_dir: Path, json_file: Optional[Path]) -> VideoJobSettings:
-    from mivolo.tracking.tracker import load_tracker_config
+def warn_ignored_for_images(args: argparse.Namespace, inputs: Inputs) -> None:
+    """Video-only flags on an input of images only: said once, instead of silently ignored."""
+    if inputs.videos:
+        return
+    given = [flag for attribute, flag in VIDEO_ONLY_FLAGS if getattr(args, attribute) not in (None, 0)]
+    if given:
+        print(f"{PROG}: note: {', '.join(given)} apply to videos; the input has only images", file=sys.stderr)
+
+
+@dataclass
+class DemoPlan:
+    """Everything the run will do, decided before anything is loaded."""
+
+    inputs: Inputs
+    output_dir: Path
+    json_path: Optional[Path]  # --json-output-path for a run with one JSON
+    json_folder: Optional[Path]  # --json-output-path for a run with several
+    tracker: Optional[TrackerConfig] = None
+    aggregation: AggregationSettings = field(default_factory=AggregationSettings)
+    reid_model: Optional[str] = None
+
+
+def plan_run(args: argparse.Namespace) -> DemoPlan:
+    check_counts(args)
+    check_model_arguments(args)
+    aggregation = aggregation_settings(args)
+    inputs = resolve_inputs(args.input)
+    warn_ignored_for_images(args, inputs)
+    tracker = reid_model = None
+    if inputs.videos:
+        tracker = load_tracker_config(args.tracker)
+        reid_model = reid_model_name(tracker, args.reid)
+        if args.reid_merge is not None and reid_model is None:
+            raise MiVOLOError("--reid-merge needs a Re-ID model: pass --reid NAME|PATH or set model in the tracker YAML")
+    # --json-output-path names the JSON file when the run writes one, their folder when several
+    several_jsons = len(inputs.videos) + (1 if inputs.images else 0) > 1
+    json_path = Path(args.json_output_path) if args.json_output_path else None
+    check_writable_location(args.output)
+    if json_path is not None:
+        check_writable_location(json_path if several_jsons else json_path.parent)
+    return DemoPlan(
+        inputs=inputs,
+        output_dir=Path(args.output),
+        json_path=None if several_jsons else json_path,
+        json_folder=json_path if several_jsons else None,
+        tracker=tracker,
+        aggregation=aggregation,
+        reid_model=reid_model,
+    )
+
+
+# ---- the run ----------------------------------------------------------------------------------------
+
+
+def pipeline_settings(args: argparse.Namespace, runtime: "Runtime") -> "PipelineSettings":
+    from mivolo.jobs.pipeline import PipelineSettings
+
+    if args.compile and runtime.device.type != "cuda":
+        raise MiVOLOError("--compile needs a GPU: on a CPU torch.compile spends many minutes on the first frame")
+    if args.sequential:
+        return PipelineSettings()
+    batch = args.batch if args.batch is not None else (8 if runtime.device.type == "cuda" else 1)
+    return PipelineSettings.optimised(runtime.device, batch, True if args.exact_preprocessing else None, args.compile)
+
+
+def video_settings(args: argparse.Namespace, plan: DemoPlan, pipeline: "PipelineSettings") -> "VideoJobSettings":
     from mivolo.jobs.video_job import VideoJobSettings
 
     return VideoJobSettings(
-        output_dir=output_dir,
-        tracker=load_tracker_config(args.tracker),
-        aggregation=aggregation_settings(args),
+        output_dir=plan.output_dir,
+        tracker=plan.tracker,
+        aggregation=plan.aggregation,
         outputs=args,
-        json_path=json_file,
+        json_path=plan.json_path,
         skip_frames=args.skip_frames,
         min_track_length=args.min_track_length,
         max_height=args.max_height,
         progress=not args.no_progress,
+        pipeline=pipeline,
         reid_merge_threshold=args.reid_merge,
     )
 
 
-def pipeline_settings(args: argparse.Namespace, device) -> PipelineSettings:
-    from mivolo.jobs.pipeline import PipelineSettings
-
-    if args.sequential:
-        return PipelineSettings()
-    batch = args.batch if args.batch is not None else (8 if device.type == "cuda" else 1)
-    return PipelineSettings.optimised(device, batch, True if args.exact_preprocessing else None, args.compile)
-
-
-def checked_reid_model(args: argparse.Namespace, settings: VideoJobSettings) -> Optional[str]:
-    """The Re-ID model of --reid or the tracker YAML (None without one), checked against --reid-merge."""
-    from mivolo.tracking.tracker import reid_model_name
-
-    name = reid_model_name(settings.tracker, args.reid)
-    if args.reid_merge is not None and name is None:
-        raise MiVOLOError("--reid-merge needs a Re-ID model: pass --reid NAME|PATH or set model in the tracker YAML")
-    return name
-
-
-def load_reid(name: Optional[str], device: Optional[str]) -> Optional[AppearanceEncoder]:
+def load_reid(name: Optional[str], runtime: "Runtime") -> Optional["AppearanceEncoder"]:
     """The Re-ID encoder, announced with its embedding size; None without a model."""
     if name is None:
         return None
     from mivolo.reid import load_reid_encoder
 
-    encoder = load_reid_encoder(name, device)
+    encoder = load_reid_encoder(name, runtime=runtime)
     print(f"Re-ID: {encoder.describe()}")
     return encoder
 
 
-def print_video_summary(result: VideoRunResult) -> None:
+def print_video_summary(result: "VideoRunResult") -> None:
     stats, outputs = result.stats, result.outputs
     print(
         "Video processing completed!" if stats.stopped_by is None else f"Video processing stopped ({stats.stopped_by})!"
@@ -317,21 +363,19 @@ def print_video_summary(result: VideoRunResult) -> None:
         print(f"Output video saved to: {outputs['video']}")
     print(f"Frames analysed: {stats.frames_analysed}, undecodable frames skipped: {stats.frames_corrupt}")
     print(f"Unique people: {result.unique_people}")
-    if outputs.get("frames_json") is not None:
-        print(f"Per-frame JSON saved to: {outputs['frames_json']}")
-    if outputs.get("crops_dir") is not None:
-        print(f"Crops saved to: {outputs['crops_dir']}")
+    for name, label in (("frames_json", "Per-frame JSON"), ("crops_dir", "Crops")):
+        if outputs.get(name) is not None:
+            print(f"{label} saved to: {outputs[name]}")
     print(f"Tracks (MOTChallenge) saved to: {outputs['mot']}")
     print(f"Summary saved to: {outputs['summary_json']}")
 
 
-EXIT_BY_SIGNAL = {"SIGINT": 130, "SIGTERM": 143}
-
-
-def run_image_inputs(predictor: Predictor, images: List[Path], output_dir: Path, json_path: Optional[Path], args) -> None:
+def run_image_inputs(predictor: "Predictor", args: argparse.Namespace, plan: DemoPlan) -> None:
     from mivolo.jobs.image_job import run_images
+    from mivolo.sinks.images_json import IMAGES_JSON_NAME
 
-    summary = run_images(predictor, images, output_dir, args, json_path, progress=not args.no_progress)
+    json_path = plan.json_folder / IMAGES_JSON_NAME if plan.json_folder else plan.json_path
+    summary = run_images(predictor, plan.inputs.images, plan.output_dir, args, json_path, progress=not args.no_progress)
     print(
         f"Processed {summary.processed}/{summary.images} images in {summary.seconds:.2f} s, "
         f"{summary.people} people found, {summary.failed} failed"
@@ -341,23 +385,39 @@ def run_image_inputs(predictor: Predictor, images: List[Path], output_dir: Path,
     print(f"Results saved to: {summary.outputs['images_json']}")
 
 
+def open_first_video(plan: DemoPlan, max_height: int):
+    """Open the first video source before any model is loaded: a missing webcam, a dead stream
+    or a bad page URL ends here, at once. A folder's other videos are opened in turn."""
+    from mivolo.io.video import VideoReader
+
+    if not plan.inputs.videos:
+        return None
+    try:
+        return VideoReader(plan.inputs.videos[0], max_height)
+    except MiVOLOError:
+        if len(plan.inputs.videos) == 1:
+            raise
+        return None  # a folder's broken file is skipped and counted when its turn comes
+
+
 def run_video_inputs(
-    predictor: Predictor,
-    videos: List[VideoSource],
-    settings: VideoJobSettings,
-    json_folder: Optional[Path],
-    reid_encoder: Optional[AppearanceEncoder] = None,
+    predictor: "Predictor",
+    plan: DemoPlan,
+    settings: "VideoJobSettings",
+    first_reader,
+    reid_encoder: Optional["AppearanceEncoder"] = None,
 ) -> int:
     """Each video in turn with its own summary; in a folder a video that cannot be opened is
     skipped and counted. A signal stops the whole run (after that video's outputs are written)."""
     from mivolo.jobs.video_job import run_video
 
+    videos: List[VideoSource] = plan.inputs.videos
     failed = 0
-    for source in videos:
-        if json_folder is not None:
-            settings = replace(settings, json_path=json_folder / f"{source.name}_frames.json")
+    for index, source in enumerate(videos):
+        if plan.json_folder is not None:
+            settings = replace(settings, json_path=plan.json_folder / f"{source.name}_frames.json")
         try:
-            result = run_video(predictor, source, settings, reid_encoder)
+            result = run_video(predictor, source, settings, reid_encoder, reader=first_reader if index == 0 else None)
         except MiVOLOError as exc:
             if len(videos) == 1:
                 raise
@@ -372,40 +432,46 @@ def run_video_inputs(
     return 0
 
 
-def run(args: argparse.Namespace) -> int:
-    check_counts(args)
-    inputs = resolve_inputs(args.input)
-    output_dir = ensure_writable_dir(args.output)
-    # --json-output-path names the JSON file when the run writes one, their folder when several
-    several_jsons = len(inputs.videos) + (1 if inputs.images else 0) > 1
-    json_path = Path(args.json_output_path) if args.json_output_path else None
-    json_folder = json_path if several_jsons else None
-    if json_path is not None:
-        ensure_writable_dir(json_folder or json_path.parent)
-    settings = video_settings(args, output_dir, None if several_jsons else json_path) if inputs.videos else None
-    reid_model = checked_reid_model(args, settings) if settings is not None else None
-    from mivolo.model.predictor import Predictor
-    from mivolo.sinks.images_json import IMAGES_JSON_NAME
+def run(args: argparse.Namespace, wrap_detector: Optional[Callable] = None) -> int:
+    """The whole demo run; `wrap_detector` replaces the detector (benchmarks' scripted people)."""
+    plan = plan_run(args)
+    from mivolo.model.weights import resolve_weights
 
-    predictor = Predictor(args, verbose=args.verbose)
-    if inputs.images:
-        images_json = json_folder / IMAGES_JSON_NAME if json_folder else json_path
-        run_image_inputs(predictor, inputs.images, output_dir, images_json, args)
-    if not inputs.videos:
-        return 0
-    from mivolo.jobs.pipeline import tune_for_speed
+    detector_weights, checkpoint = resolve_weights(args.detector_weights, args.checkpoint)
+    runtime = runtime_of(args)
+    pipeline = pipeline_settings(args, runtime) if plan.inputs.videos else None
+    first_reader = open_first_video(plan, args.max_height)
+    try:
+        from mivolo.jobs.pipeline import tune_for_speed
+        from mivolo.model.predictor import Predictor
 
-    pipeline = pipeline_settings(args, predictor.age_gender_model.device)
-    tune_for_speed(predictor, pipeline)
-    if args.scripted_detections is not None:
-        from mivolo.devtools.scripted import ScriptedDetector
+        predictor = Predictor(
+            detector_weights=detector_weights,
+            checkpoint=checkpoint,
+            runtime=runtime,
+            with_persons=args.with_persons,
+            disable_faces=args.disable_faces,
+            detector_imgsz=args.detector_imgsz,
+            verbose=args.verbose,
+        )
+        ensure_writable_dir(plan.output_dir)
+        if plan.json_path is not None or plan.json_folder is not None:
+            ensure_writable_dir(plan.json_folder or plan.json_path.parent)
+        if plan.inputs.images:
+            run_image_inputs(predictor, args, plan)
+        if not plan.inputs.videos:
+            return 0
+        tune_for_speed(predictor, pipeline)
+        if wrap_detector is not None:
+            predictor.detector = wrap_detector(predictor.detector)
+        encoder = load_reid(plan.reid_model, runtime)
+        return run_video_inputs(predictor, plan, video_settings(args, plan, pipeline), first_reader, encoder)
+    finally:
+        if first_reader is not None:
+            first_reader.close()
 
-        predictor.detector = ScriptedDetector(predictor.detector, args.scripted_detections)
-    settings = replace(settings, pipeline=pipeline)
-    return run_video_inputs(predictor, inputs.videos, settings, json_folder, load_reid(reid_model, args.device))
 
-
-def main(argv: Optional[List[str]] = None) -> int:
-    args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
-    return run_command("demo.py", lambda: run(args), args.verbose)
+def main(argv: Optional[List[str]] = None, wrap_detector: Optional[Callable] = None, prog: str = PROG) -> int:
+    args = build_parser(prog).parse_args(argv)
+    configure_logging(args.verbose)
+    return run_command(prog, lambda: run(args, wrap_detector), args.verbose)

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from typing import List, Optional, Sequence
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 
 ASSOCIATION_MIN_COST = 1e-4
 # A body box estimated from a face box, in face widths / heights (rough adult proportions): the
@@ -68,6 +67,8 @@ def assign_faces(person_boxes: Sequence, face_boxes: Sequence, min_cost: float =
     person_of_face: List[Optional[int]] = [None] * n_faces
     if n_persons == 0 or n_faces == 0:
         return Association(person_of_face, list(range(n_persons)))
+    from scipy.optimize import linear_sum_assignment  # scipy.optimize takes a second to import: only when matching
+
     cost = box_iou(person_boxes, face_boxes, over_second=True)
     cost = np.nan_to_num(cost, nan=0.0, posinf=0.0, neginf=0.0)  # degenerate (zero-area) boxes match nothing
     matched = set()

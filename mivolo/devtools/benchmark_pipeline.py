@@ -2,7 +2,7 @@
 
 Random-weight models of the real architectures (a YOLOv8 person/face detector, MiVOLO d1 at
 each input size) and a generated video are written to a work folder. demo.py then runs on the
-video once per (MiVOLO size, K people, path) as a child process, with `--scripted-detections K`
+video once per (MiVOLO size, K people, path) as a child process, through `mivolo.devtools.scripted --people K`
 (the detector's forward pass runs, its boxes are replaced by K walking people with faces), BoT-SORT,
 drawing and the output video. Each run's summary JSON gives its FPS, per-stage ms, peak CPU RSS
 and peak GPU memory. The sequential and optimised runs of one configuration follow each other,
@@ -26,7 +26,6 @@ from mivolo.io.safe_output import write_json_atomic
 from mivolo.jobs.pipeline import STAGES
 from mivolo.devtools.synthetic import write_detector, write_figure_video, write_mivolo_checkpoint
 
-REPO = Path(__file__).resolve().parents[2]
 PATHS = ("sequential", "optimised")
 
 
@@ -110,10 +109,11 @@ def prepare_inputs(work_dir: Path, settings: PipelineBenchmarkSettings) -> Tuple
 
 def demo_command(settings, video: Path, detector: Path, checkpoint: Path, people: int, path: str, out: Path) -> List[str]:
     command = [
-        sys.executable, str(REPO / "demo.py"), "--input", str(video), "--output", str(out), "--draw",
+        sys.executable, "-m", "mivolo.devtools.scripted", "--people", str(people),
+        "--input", str(video), "--output", str(out), "--draw",
         "--no-progress", "--tracker", settings.tracker, "--detector-weights", str(detector),
         "--checkpoint", str(checkpoint), "--device", settings.device, "--with-persons",
-        "--detector-imgsz", str(settings.detector_imgsz), "--scripted-detections", str(people),
+        "--detector-imgsz", str(settings.detector_imgsz),
     ]  # fmt: skip
     if settings.half:
         command.append("--half")

@@ -1,4 +1,4 @@
-"""`--scripted-detections K`: a fixed load for benchmarks.
+"""`python -m mivolo.devtools.scripted --people K`: demo.py under a fixed load, for benchmarks and tests.
 
 The detector's forward pass still runs on every frame (its cost is real), but its boxes are
 replaced by K people laid out on a grid, each a body box with a face box at its top, walking
@@ -9,7 +9,7 @@ the (random-weight) detector proposes.
 from __future__ import annotations
 
 import math
-from typing import List, Sequence
+from typing import List, Optional, Sequence
 
 import numpy as np
 
@@ -59,3 +59,24 @@ class ScriptedDetector:
     def detect_people(self, images: Sequence[np.ndarray]) -> List[People]:
         self.detector.detect_people(images)
         return [self._scripted(image) for image in images]
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    """`python -m mivolo.devtools.scripted --people K <demo.py arguments>`: demo.py on K scripted people."""
+    import argparse
+
+    from mivolo.cli import demo
+
+    parser = argparse.ArgumentParser(
+        prog="python -m mivolo.devtools.scripted",
+        description="demo.py with the detector's boxes replaced by K walking people (its forward pass still runs)",
+    )
+    parser.add_argument("--people", type=int, required=True, metavar="K", help="scripted people per frame")
+    scripted, demo_arguments = parser.parse_known_args(argv)
+    if scripted.people < 0:
+        parser.error("--people must be 0 or more")
+    return demo.main(demo_arguments, wrap_detector=lambda detector: ScriptedDetector(detector, scripted.people))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -14,6 +14,8 @@ from typing import Dict, List, Optional, Tuple
 
 import torch
 
+from mivolo.evaluation.names import AGE_CLASS_DATASETS
+
 # The published cumulative score / error compare |error| with L + this tolerance.
 SCORE_TOLERANCE = 1e-6
 CE_THRESHOLD = 20
@@ -51,9 +53,8 @@ ADIENCE_BINS = AgeBins(
     ("0;2", "4;6", "8;12", "15;20", "25;32", "38;43", "48;53", "60;100"),
     (0, 4, 7, 14, 24, 36, 46, 57),
 )
-REGRESSION_DATASETS = ("utk", "imdb", "lagenda", "agedb", "cacd")
-AGE_BINS_BY_DATASET: Dict[str, AgeBins] = {FAIRFACE_BINS.name: FAIRFACE_BINS, ADIENCE_BINS.name: ADIENCE_BINS}
-DATASET_NAMES = REGRESSION_DATASETS + tuple(AGE_BINS_BY_DATASET)
+AGE_BINS_BY_DATASET: Dict[str, AgeBins] = {bins.name: bins for bins in (FAIRFACE_BINS, ADIENCE_BINS)}
+assert tuple(AGE_BINS_BY_DATASET) == AGE_CLASS_DATASETS
 
 
 @dataclass(frozen=True)

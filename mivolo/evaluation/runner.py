@@ -11,7 +11,6 @@ from __future__ import annotations
 import csv
 import json
 import logging
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,17 +22,15 @@ from timm.data import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
 from tqdm import tqdm
 
 from mivolo.core.runtime import Runtime
-from mivolo.core.errors import MiVOLOError, run_command
+from mivolo.core.errors import MiVOLOError
 from mivolo.evaluation.dataset import CropSettings, DatasetReport, EvalDataset, load_split
+from mivolo.evaluation.names import RESULTS_FORMATS
 from mivolo.evaluation.metrics import AgeScale, MetricsAccumulator, MetricsSummary, bins_for_dataset
-from mivolo.io.safe_output import atomic_path, ensure_writable_dir
+from mivolo.io.safe_output import atomic_path, ensure_writable_dir, write_json_atomic
 from mivolo.model.mi_volo import Meta, MiVOLO
 
 _logger = logging.getLogger("mivolo.evaluation")
 
-RESULTS_FORMATS = ("csv", "json")
-RESULT_DELIMITER = "--result"  # the published script prints this line before the JSON
-BAD_ROWS_SHOWN = 20
 
 
 @dataclass(frozen=True)
@@ -306,14 +303,14 @@ def build_results(
 
 def write_results(path: Path, results: dict, results_format: str) -> Path:
     """One JSON object, or a CSV header + one row (nested values as JSON text), written atomically."""
-    with atomic_path(path) as tmp:
-        if results_format == "json":
-            tmp.write_text(json.dumps(results, indent=4))
-        else:
-            with open(tmp, "w", newline="") as handle:
-                writer = csv.DictWriter(handle, fieldnames=list(results))
-                writer.writeheader()
-                writer.writerow({k: json.dumps(v) if isinstance(v, (dict, list)) else v for k, v in results.items()})
+    if results_format == "json":
+        return write_json_atomic(path, results)
+    with atomic_path(path) as tmp, open(tmp, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(results))
+        writer.writeheader()
+        writer.writerow(
+            {k: json.dumps(v, allow_nan=False) if isinstance(v, (dict, list)) else v for k, v in results.items()}
+        )
     return path
 
 
@@ -361,65 +358,3 @@ def plot_age_errors(summary: MetricsSummary, path: Path, title: str) -> Path:
     finally:
         plt.close(figure)
     return path
-
-
-def _print_report(report: DatasetReport, skip_bad: bool) -> None:
-    err = sys.stderr
-    print(
-        f"Annotations: {report.rows} rows in {len(report.csv_files)} file(s); {report.samples} samples evaluated",
-        file=err,
-    )
-    for reason, n in sorted(report.not_evaluated.items()):
-        print(f"  not evaluated: {n} {reason}", file=err)
-    if report.bad_rows and skip_bad:
-        for bad in report.bad_rows[:BAD_ROWS_SHOWN]:
-            print(f"  skipped bad row {bad}", file=err)
-        if len(report.bad_rows) > BAD_ROWS_SHOWN:
-            print(f"  ... and {len(report.bad_rows) - BAD_ROWS_SHOWN} more", file=err)
-        print(f"Skipped {len(report.bad_rows)} bad rows (--skip-bad)", file=err)
-
-
-def _summary_line(results: dict) -> str:
-    if "mae" in results:
-        line = (
-            f" * Age MAE {results['mae']:.3f}  CS@{results['l_for_cs']} {results['cs_at_l'] * 100:.2f}%"
-            f"  CE@20 {results['ce_at_20'] * 100:.2f}%"
-        )
-    elif "age_class_accuracy" in results:
-        line = f" * Age class accuracy {results['age_class_accuracy']:.2f}%"
-    else:
-        line = " * no age labels"
-    if "gender_accuracy" in results:
-        line += f"  Gender accuracy {results['gender_accuracy']:.2f}%"
-    return line + (
-        f"  ({results['samples']} samples, {results['images_per_second']:.1f} img/s; per image "
-        f"{results['mean_preprocessing_time']:.2f} ms waiting for data, "
-        f"{results['mean_inference_time']:.2f} ms inference)"
-    )
-
-
-def run_cli(options: EvalOptions, prog: str = "eval_pretrained.py", verbose: bool = False) -> int:
-    """Evaluate, print the JSON after `--result`, write the results file and the plot; exit code."""
-
-    def body() -> int:
-        results, summary, report = evaluate(options)
-        _print_report(report, options.skip_bad)
-        print(_summary_line(results), file=sys.stderr)
-        if options.draw_hist:
-            if summary.mae is None:
-                print(
-                    f"{prog}: --draw-hist: no plot, {options.dataset_name} has age classes, not ages", file=sys.stderr
-                )
-            else:
-                title = (
-                    f"{options.dataset_name} ({','.join(options.splits)}): "
-                    f"error per true age, {options.checkpoint.name}"
-                )
-                print(f"Error per age plot: {plot_age_errors(summary, options.hist_file, title)}", file=sys.stderr)
-        if options.results_file is not None:
-            write_results(options.results_file, results, results_format_for(options))
-            print(f"Results file: {options.results_file}", file=sys.stderr)
-        print(f"{RESULT_DELIMITER}\n{json.dumps(results, indent=4)}")
-        return 0
-
-    return run_command(prog, body, verbose)

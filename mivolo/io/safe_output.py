@@ -63,6 +63,21 @@ def write_image_atomic(target, image: np.ndarray) -> Path:
     return target
 
 
+def check_writable_location(folder) -> Path:
+    """Prove, without creating anything, that `folder` is or can be made a writable folder: it is
+    one, or its nearest existing parent is. Run before the models load; the folder itself is
+    created once there is something to write."""
+    folder = Path(folder)
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise MiVOLOError(f"{folder}: output folder cannot be created: {existing} is not a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise MiVOLOError(f"{folder}: output folder is not writable (no write permission on {existing})")
+    return folder
+
+
 def ensure_writable_dir(folder) -> Path:
     """Create the folder if needed and prove it is writable, before any work is done."""
     folder = Path(folder)

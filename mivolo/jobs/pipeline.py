@@ -9,12 +9,8 @@ so both paths feed them the same detections.
 
 from __future__ import annotations
 
-import contextlib
-import threading
-import time
-from collections import defaultdict
 from dataclasses import dataclass
-from typing import Dict, Iterator, List, Optional
+from typing import List, Optional
 
 import numpy as np
 import torch

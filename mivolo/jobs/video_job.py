@@ -288,10 +288,11 @@ def run_video(
     settings: VideoJobSettings,
     reid_encoder: Optional[AppearanceEncoder] = None,
     sinks: Optional[List[Sink]] = None,
+    reader: Optional[VideoReader] = None,
 ) -> VideoRunResult:
     """Process one video source; see the module docstring for what is always written. `sinks`
-    replaces the outputs `settings.outputs` asks for."""
-    reader = VideoReader(source, settings.max_height)
+    replaces the outputs `settings.outputs` asks for; `reader` is the source already opened."""
+    reader = reader or VideoReader(source, settings.max_height)
     try:
         return VideoRun(predictor, reader, settings, reid_encoder, sinks).run()
     finally:

@@ -29,14 +29,12 @@ from mivolo.model.backends import (
     require_package,
 )
 from mivolo.model.backends.metadata import to_metadata
+from mivolo.model.export_formats import DEFAULT_OPSET, EXPORT_FORMATS
 from mivolo.core.errors import MiVOLOError
 from mivolo.io.safe_output import atomic_path, ensure_writable_dir
 from mivolo.model.checkpoint import HF_WEIGHTS_NAME, load_checkpoint
 from mivolo.model.mivolo_model import MiVOLOModel
 
-EXPORT_FORMATS = (ONNX, OPENVINO)
-# 17 has a native LayerNormalization; ONNX Runtime >= 1.14 and OpenVINO >= 2023 run it.
-DEFAULT_OPSET = 17
 INPUT_NAME, OUTPUT_NAME = "input", "output"
 # Largest |exported - PyTorch| accepted on the raw outputs (logits and normalised age) of the
 # export's own check; fp32 reorderings give ~1e-6, a wrong graph gives > 1e-2.

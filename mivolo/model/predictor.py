@@ -11,7 +11,7 @@ from mivolo.core.runtime import Runtime
 from mivolo.model.mi_volo import MiVOLO
 from mivolo.model.yolo_detector import Detector
 from mivolo.model.structures import PersonAndFaceResult
-from mivolo.model.weights import resolve_checkpoint, resolve_detector_weights
+from mivolo.model.weights import resolve_weights
 
 
 class Predictor:
@@ -49,11 +49,10 @@ class Predictor:
             detector_imgsz = getattr(config, "detector_imgsz", 640)
         runtime = runtime or Runtime.resolve()
         self.runtime = runtime
-        self.detector = Detector(
-            resolve_detector_weights(detector_weights), verbose=verbose, imgsz=detector_imgsz, runtime=runtime
-        )
+        detector_weights, checkpoint = resolve_weights(detector_weights, checkpoint)
+        self.detector = Detector(detector_weights, verbose=verbose, imgsz=detector_imgsz, runtime=runtime)
         self.age_gender_model = MiVOLO(
-            str(resolve_checkpoint(checkpoint)),
+            str(checkpoint),
             use_persons=with_persons,
             disable_faces=disable_faces,
             verbose=verbose,
