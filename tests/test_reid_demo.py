@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import csv
-import importlib.util
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,10 +11,9 @@ import torch
 from mivolo.core.errors import MiVOLOError
 from mivolo.jobs.reid_comparison import MotBox, count_id_switches, read_mot
 from mivolo.jobs.crossing_scene import write_crossing_video
+from mivolo.jobs.reid_selection import use_model
 from mivolo.reid.store import import_model
 from mivolo.devtools.reid_synthetic import write_public_weights
-
-REPO = Path(__file__).resolve().parent.parent
 
 
 def mot_box(frame, track_id, x):
@@ -50,24 +47,25 @@ def test_read_mot_rejects_a_bad_row(tmp_path):
 
 @pytest.fixture(scope="module")
 def demo_main():
-    spec = importlib.util.spec_from_file_location("demo_advanced_reid", REPO / "demo_advanced_reid.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.main
+    from mivolo.cli.reid_compare import main  # what demo_advanced_reid.py launches
+
+    return main
 
 
 def test_compare_on_a_generated_video_writes_the_table(
-    demo_main, detector_path, legacy_checkpoint_path, tmp_path, capsys
+    demo_main, detector_path, legacy_checkpoint_path, tmp_path, monkeypatch, capsys
 ):
+    monkeypatch.setenv("MIVOLO_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("MIVOLO_REID_DIR", raising=False)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # shared CI cores
     try:
         video, truth = write_crossing_video(
             tmp_path / "crossing.avi", tmp_path / "gt.txt", frames=4
         )  # MiVOLO on a CPU dominates: the fewest frames a track needs (3)
-        models_dir = tmp_path / "reid"
         source = write_public_weights("osnet_x0_25", tmp_path / "osnet_x0_25_random.pt", seed=3)
-        import_model(source, "scene_osnet", models_dir)
+        import_model(source, "scene_osnet")  # into the user's models folder
+        use_model("scene_osnet")  # the user's botsort.yaml now turns Re-ID on: the baseline must not
         output = tmp_path / "out"
         code = demo_main(
             [
@@ -79,8 +77,6 @@ def test_compare_on_a_generated_video_writes_the_table(
                 str(truth),
                 "--output",
                 str(output),
-                "--models-dir",
-                str(models_dir),
                 "--detector-weights",
                 str(detector_path),
                 "--checkpoint",
@@ -107,5 +103,6 @@ def test_compare_on_a_generated_video_writes_the_table(
         tracks = int(row["tracks created"])
         assert tracks >= 1 and int(row["ID switches"]) >= 0 and float(row["FPS"]) > 0
     assert 1 <= int(rows[1]["unique people after merge"]) <= int(rows[1]["tracks created"])
+    assert [(row["frames"], row["completed"]) for row in rows] == [("4/4", "yes")] * 2
     assert (output / "reid_comparison.md").read_text().count("\n") == 4  # header, rule, two runs
     assert (output / "no_Re-ID").is_dir() and (output / "scene_osnet").is_dir()

@@ -62,7 +62,7 @@ def test_demo_reid_flag_loads_the_model_and_says_so(tmp_path, detector_path, leg
                 + model_flags(detector_path, legacy_checkpoint_path))  # fmt: skip
     printed = capsys.readouterr().out
     assert code == 0
-    assert "Re-ID: Re-ID model osnet_x0_25_random (OSNet osnet_x0_25, " in printed and "512-d embeddings" in printed
+    assert "Re-ID: osnet_x0_25_random (OSNet osnet_x0_25, 512-d embeddings, 0.2M parameters) on cpu\n" in printed
     summary = json.loads((tmp_path / "out" / "walk_summary.json").read_text())
     assert summary["settings"]["reid_model"] == "osnet_x0_25_random"
     assert summary["run"]["frames_analysed"] == 6 and summary["run"]["unique_people"] >= 1

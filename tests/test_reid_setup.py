@@ -2,32 +2,42 @@
 
 from __future__ import annotations
 
-import importlib.util
+import hashlib
 import json
 from pathlib import Path
 
 import pytest
 import yaml
 
+from mivolo.core.errors import MiVOLOError
 from mivolo.reid import load_reid_encoder
 from mivolo.reid.catalog import catalog
 from mivolo.devtools.reid_synthetic import write_public_weights
-from mivolo.tracking.tracker import TRACKER_DIR
-
-REPO = Path(__file__).resolve().parent.parent
+from mivolo.tracking.tracker import TRACKER_DIR, find_tracker_file, load_tracker_config
 
 
 @pytest.fixture(scope="module")
 def cli():
-    spec = importlib.util.spec_from_file_location("setup_reid_models", REPO / "setup_reid_models.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.main
+    from mivolo.cli.reid_setup import main  # what setup_reid_models.py launches
+
+    return main
+
+
+@pytest.fixture(autouse=True)
+def home(tmp_path, monkeypatch):
+    """The user's data folder, in the test's tmp folder: no test writes to the real one."""
+    monkeypatch.setenv("MIVOLO_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("MIVOLO_REID_DIR", raising=False)
+    return tmp_path / "home"
 
 
 @pytest.fixture
 def models_dir(tmp_path):
     return tmp_path / "models" / "reid"
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 @pytest.fixture(scope="module")
@@ -100,6 +110,53 @@ def test_use_of_a_model_that_is_not_here_changes_nothing(cli, models_dir, tmp_pa
     assert cli(["--use", "clip_market1501", "--tracker", str(tracker), "--models-dir", str(models_dir)]) == 2
     assert "--download clip_market1501" in capsys.readouterr().err
     assert tracker.read_text() == before
+
+
+def test_use_by_name_writes_the_users_copy_and_never_the_shipped_file(cli, home, osnet_file, capsys):
+    shipped = TRACKER_DIR / "botsort.yaml"
+    before = sha256(shipped)
+    assert cli(["--import", str(osnet_file), "--name", "first_osnet"]) == 0
+    assert (home / "reid" / "first_osnet.pt").is_file()  # the default models folder is the data folder's
+    assert cli(["--use", "first_osnet"]) == 0
+    copy = home / "trackers" / "botsort.yaml"
+    assert capsys.readouterr().out.endswith(f"{copy}: with_reid: true, model: first_osnet\n")
+    assert sha256(shipped) == before
+    comments = [line for line in shipped.read_text().splitlines() if line.startswith("#")]
+    assert [line for line in copy.read_text().splitlines() if line.startswith("#")] == comments
+    for name in ("botsort", "botsort.yaml"):
+        assert find_tracker_file(name) == copy
+    assert find_tracker_file("bytetrack") == TRACKER_DIR / "bytetrack.yaml"  # no copy: the shipped one
+
+    # a second --use edits the copy: only the model line changes
+    first = copy.read_text()
+    assert cli(["--import", str(osnet_file), "--name", "second_osnet"]) == 0
+    assert cli(["--use", "second_osnet", "--tracker", "botsort"]) == 0
+    changed = [line for line in copy.read_text().splitlines() if line not in first.splitlines()]
+    assert len(changed) == 1 and changed[0].startswith("model: second_osnet")
+    config = load_tracker_config("botsort.yaml")
+    assert (config.path, config.with_reid, config.model) == (copy, True, "second_osnet")
+    assert sha256(shipped) == before
+
+
+def test_use_of_the_shipped_file_by_path_writes_the_copy_instead(cli, home, osnet_file):
+    before = sha256(TRACKER_DIR / "botsort_static.yaml")
+    assert cli(["--import", str(osnet_file), "--name", "my_osnet"]) == 0
+    assert cli(["--use", "my_osnet", "--tracker", str(TRACKER_DIR / "botsort_static.yaml")]) == 0
+    assert sha256(TRACKER_DIR / "botsort_static.yaml") == before
+    assert load_tracker_config("botsort_static").model == "my_osnet"
+
+
+def test_missing_tracker_and_missing_model_errors_name_the_absolute_folders(cli, home, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert cli(["--use", "clip_market1501", "--models-dir", "relative/reid"]) == 2
+    assert f"is not in {tmp_path / 'relative' / 'reid'}: run" in capsys.readouterr().err
+    assert cli(["--use", "my_own_model"]) == 2
+    assert f"my_own_model: neither a Re-ID model in {home / 'reid'} " in capsys.readouterr().err
+    with pytest.raises(MiVOLOError) as error:
+        find_tracker_file("ocsort")
+    message = str(error.value)
+    assert f"nor a name in {home / 'trackers'} or {TRACKER_DIR} " in message
+    assert "(known: botsort.yaml, botsort_static.yaml, bytetrack.yaml)" in message and "\n" not in message
 
 
 def test_recommend_and_argument_errors(cli, capsys):

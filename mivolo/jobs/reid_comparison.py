@@ -2,7 +2,9 @@
 
 Per run: tracks created (IDs in its MOT file), unique people after `--reid-merge` (the run's
 tracks re-embedded from the video with that run's model, then merged), ID switches against a
-MOT ground truth when one is given, and processing speed.
+MOT ground truth when one is given, and processing speed. `frames` (read / in the video) and
+`completed` say whether the run saw the whole video: a run cut by Ctrl-C or SIGTERM is kept,
+marked `completed: no (SIGINT)`, since its counts cover fewer frames than the others'.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import io
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence
+from typing import TYPE_CHECKING, Dict, List, Optional, Sequence
 
 import cv2
 import numpy as np
@@ -27,6 +29,9 @@ from mivolo.tracking.merge import (
     TrackAppearanceAccumulator,
     merge_fragments,
 )
+
+if TYPE_CHECKING:
+    from mivolo.jobs.video_job import VideoRunResult
 
 DEFAULT_MATCH_IOU = 0.5  # CLEAR-MOT's usual overlap for a hypothesis to match a ground-truth box
 EMBEDDINGS_PER_TRACK = 16  # enough to average out a few bad crops
@@ -47,6 +52,9 @@ class ComparisonRow:
     people_after_merge: Optional[int]  # None without a Re-ID model
     id_switches: Optional[int]  # None without ground truth
     fps: float
+    frames_read: int
+    frame_count: Optional[int]  # the video's length; None when the source does not tell
+    stopped_by: Optional[str] = None  # the signal that cut the run; None when it saw the whole video
 
 
 def read_mot(path) -> List[MotBox]:
@@ -140,14 +148,13 @@ def track_appearances(video_path, rows: Sequence[MotBox], encoder: ReIDEncoder) 
 
 def comparison_row(
     label: str,
-    mot_path,
-    fps: float,
+    run: VideoRunResult,
     video_path=None,
     encoder: Optional[ReIDEncoder] = None,
     ground_truth: Optional[Sequence[MotBox]] = None,
     merge_threshold: float = 0.75,
 ) -> ComparisonRow:
-    rows = read_mot(mot_path)
+    rows = read_mot(run.outputs["mot"])
     people = None
     if encoder is not None and video_path is not None:
         people = merge_fragments(track_appearances(video_path, rows, encoder), merge_threshold).people
@@ -157,11 +164,23 @@ def comparison_row(
         tracks_created=len({row.track_id for row in rows}),
         people_after_merge=people,
         id_switches=count_id_switches(ground_truth, rows) if ground_truth is not None else None,
-        fps=fps,
+        fps=run.stats.fps,
+        frames_read=run.stats.frames_read,
+        frame_count=run.info.frame_count,
+        stopped_by=run.stats.stopped_by,
     )
 
 
-COLUMNS = ("run", "embedding dim", "tracks created", "unique people after merge", "ID switches", "FPS")
+COLUMNS = (
+    "run",
+    "embedding dim",
+    "tracks created",
+    "unique people after merge",
+    "ID switches",
+    "FPS",
+    "frames",
+    "completed",
+)
 
 
 def _cells(row: ComparisonRow) -> List[str]:
@@ -175,6 +194,8 @@ def _cells(row: ComparisonRow) -> List[str]:
         shown(row.people_after_merge),
         shown(row.id_switches),
         f"{row.fps:.2f}",
+        f"{row.frames_read}/{shown(row.frame_count)}",
+        "yes" if row.stopped_by is None else f"no ({row.stopped_by})",
     ]
 
 

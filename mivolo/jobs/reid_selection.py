@@ -1,8 +1,11 @@
 """`--use NAME`: switch the tracker config's Re-ID model, editing only two lines of the YAML.
 
-The YAML keeps its comments and every other setting: `with_reid` becomes true and `model`
-(ultralytics' key for BoT-SORT's Re-ID model) names the chosen model; a key that is missing is
-appended. The result is re-read to prove it says what was meant before it replaces the file.
+A shipped config (mivolo/trackers/) is never edited: its first `--use` writes the user's copy
+(<data folder>/trackers/<name>.yaml), which every later run that names that config finds first,
+from any folder; a config given by path is edited where it is. The YAML keeps its comments and
+every other setting: `with_reid` becomes true and `model` (ultralytics' key for BoT-SORT's Re-ID
+model) names the chosen model; a key that is missing is appended. The result is re-read to prove
+it says what was meant before it atomically replaces (or creates) the file.
 """
 
 from __future__ import annotations
@@ -41,11 +44,13 @@ def set_yaml_scalars(text: str, values: Dict[str, str]) -> str:
 
 
 def use_model(name: str, tracker_config="botsort.yaml", models_folder=None) -> Path:
-    """Make `tracker_config` (a BoT-SORT YAML) use Re-ID model `name`, which must be on this machine."""
-    from mivolo.tracking.tracker import find_tracker_file
+    """Make `tracker_config` (a BoT-SORT YAML) use Re-ID model `name`, which must be on this machine;
+    returns the file written."""
+    from mivolo.tracking.tracker import TRACKER_DIR, find_tracker_file, user_tracker_dir
 
     resolve_model(name, models_folder)  # fails with the download hint if the model is not here
-    path = find_tracker_file(str(tracker_config))  # a path, or a name in the project's trackers/
+    path = find_tracker_file(str(tracker_config))  # a path, the user's copy, or a shipped config
+    target = user_tracker_dir() / path.name if path.resolve().parent == TRACKER_DIR else path
     try:
         text = path.read_text()
         current = yaml.safe_load(text)
@@ -57,6 +62,6 @@ def use_model(name: str, tracker_config="botsort.yaml", models_folder=None) -> P
     reread = yaml.safe_load(edited)
     if reread.get(ENABLE_KEY) is not True or str(reread.get(MODEL_KEY)) != name:
         raise MiVOLOError(f"{path}: could not set {MODEL_KEY}: {name} in this YAML safely; edit it by hand")
-    with atomic_path(path) as tmp:
+    with atomic_path(target) as tmp:
         tmp.write_text(edited)
-    return path
+    return target

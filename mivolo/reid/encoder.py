@@ -87,8 +87,9 @@ class ReIDEncoder:
         return self.embed_crops(self.crops(image_bgr, boxes))
 
     def describe(self) -> str:
+        """The model in a few words; callers say that it is the Re-ID model ("Re-ID: ...")."""
         return (
-            f"Re-ID model {self.name} ({self.architecture.family} {self.architecture.name}, "
+            f"{self.name} ({self.architecture.family} {self.architecture.name}, "
             f"{self.dim}-d embeddings, {self.num_parameters / 1e6:.1f}M parameters) on {self.device}"
             + (" in fp16" if self.half else "")
         )

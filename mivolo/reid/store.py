@@ -1,4 +1,9 @@
-"""models/reid/: which Re-ID models are on this machine, by catalog name, imported name or path.
+"""The user's Re-ID models folder: which models are on this machine, by catalog name, imported name or path.
+
+Everything the tools keep for a user lives in one data folder, whatever the current folder:
+$MIVOLO_HOME, else the platform's per-user data folder + `mivolo` (Linux: $XDG_DATA_HOME or
+~/.local/share; macOS: ~/Library/Application Support; Windows: %LOCALAPPDATA%). Re-ID models go
+to its `reid/` (--models-dir or $MIVOLO_REID_DIR choose another folder).
 
 Downloads keep their catalog file name; `--import` copies a file the user already has under a
 name, after proving it loads strictly, and records name, file, architecture and sha256 in
@@ -11,6 +16,7 @@ import json
 import os
 import re
 import shutil
+import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Dict, Optional
@@ -20,8 +26,9 @@ from mivolo.io.safe_output import atomic_path, write_json_atomic
 from mivolo.reid.catalog import catalog
 from mivolo.reid.download import sha256_of
 
+HOME_ENV = "MIVOLO_HOME"
 MODELS_DIR_ENV = "MIVOLO_REID_DIR"
-DEFAULT_MODELS_DIR = Path("models") / "reid"
+MODELS_SUBDIR = "reid"
 IMPORTED_INDEX = "imported.json"
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
@@ -41,8 +48,23 @@ class ImportedModel:
     sha256: str
 
 
+def data_home() -> Path:
+    """The user's mivolo data folder (absolute): $MIVOLO_HOME, else the platform's data folder + mivolo."""
+    if os.environ.get(HOME_ENV):
+        return Path(os.environ[HOME_ENV]).expanduser().resolve()
+    if sys.platform == "win32":
+        base = os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local"
+    elif sys.platform == "darwin":
+        base = Path.home() / "Library" / "Application Support"
+    else:
+        base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return Path(base).expanduser().resolve() / "mivolo"
+
+
 def models_dir(override=None) -> Path:
-    return Path(override or os.environ.get(MODELS_DIR_ENV) or DEFAULT_MODELS_DIR)
+    """The Re-ID models folder, absolute so that every message names the folder really searched."""
+    chosen = override or os.environ.get(MODELS_DIR_ENV) or data_home() / MODELS_SUBDIR
+    return Path(chosen).expanduser().resolve()
 
 
 def imported_models(folder=None) -> Dict[str, ImportedModel]:
@@ -75,7 +97,8 @@ def resolve_model(name_or_path: str, folder=None) -> ResolvedModel:
     if path.is_file():
         return ResolvedModel(path.stem, path, None)
     raise MiVOLOError(
-        f"{name_or_path}: neither a Re-ID model name (see `python setup_reid_models.py --list`) nor an existing weight file"
+        f"{name_or_path}: neither a Re-ID model in {folder} (see `python setup_reid_models.py --list`) "
+        "nor an existing weight file"
     )
 
 

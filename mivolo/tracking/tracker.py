@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import List, Optional, Protocol, Sequence, Set
+from typing import List, Optional, Protocol, Set
 
 import cv2
 import numpy as np
@@ -33,6 +33,8 @@ from mivolo.core.record import People
 _logger = logging.getLogger("mivolo")
 
 TRACKER_DIR = Path(__file__).resolve().parent.parent / "trackers"
+DEFAULT_TRACKER = "botsort.yaml"
+USER_TRACKER_SUBDIR = "trackers"  # in the user's data folder (mivolo.reid.store.data_home)
 TRACKER_TYPES = ("botsort", "bytetrack")
 HUMAN_CLASS = 0  # the trackers see a single class: human
 
@@ -70,17 +72,30 @@ GMC_METHODS = ("sparseOptFlow", "orb", "sift", "ecc", "none")
 GMC_MAX_WIDTH = 640  # GMC's frame width in pixels; wider frames are downscaled first
 
 
+def user_tracker_dir() -> Path:
+    """Where this user's tracker configs live (setup_reid_models.py --use writes them there)."""
+    from mivolo.reid.store import data_home  # here, not at the top: the command lines import this module
+
+    return data_home() / USER_TRACKER_SUBDIR
+
+
 def find_tracker_file(name_or_path: str) -> Path:
-    """A path to a YAML file, or the name of one in the project's trackers/ folder (with or without .yaml)."""
-    path = Path(name_or_path)
+    """A path to a YAML file as is; a name (with or without .yaml) in the user's tracker folder,
+    else in the shipped one, so that the config --use wrote is found from any folder."""
+    path = Path(name_or_path).expanduser()
     if path.is_file():
         return path
+    folders = (user_tracker_dir(), TRACKER_DIR)
     if path.parent == Path("."):
-        for candidate in (TRACKER_DIR / path.name, TRACKER_DIR / f"{path.name}.yaml"):
-            if candidate.is_file():
-                return candidate
-    known = ", ".join(sorted(p.name for p in TRACKER_DIR.glob("*.yaml"))) or "none found"
-    raise MiVOLOError(f"{name_or_path}: tracker config not found (give a YAML path or one of: {known})")
+        for folder in folders:
+            for candidate in (folder / path.name, folder / f"{path.name}.yaml"):
+                if candidate.is_file():
+                    return candidate
+    known = ", ".join(sorted({p.name for folder in folders for p in folder.glob("*.yaml")})) or "none found"
+    raise MiVOLOError(
+        f"{name_or_path}: tracker config not found: not a file, nor a name in {folders[0]} or {folders[1]} "
+        f"(known: {known})"
+    )
 
 
 def _checked_value(path: Path, key: str, value, kind: type):
