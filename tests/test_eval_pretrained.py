@@ -7,7 +7,6 @@ checkpoint's avg_age of 50, so a wrong scale would show in every figure.
 """
 
 import csv
-import importlib.util
 import json
 import os
 import re
@@ -20,6 +19,7 @@ import numpy as np
 import pytest
 import torch
 
+from mivolo.cli import eval as eval_pretrained  # eval_pretrained.py's command line
 from mivolo.core.errors import MiVOLOError
 from mivolo.evaluation import runner
 from mivolo.evaluation.dataset import CropSettings, EvalDataset, load_split
@@ -33,14 +33,6 @@ HEADER = "img_name,age,gender,face_x0,face_y0,face_x1,face_y1"
 PERSON_HEADER = HEADER + ",person_x0,person_y0,person_x1,person_y1"
 
 
-def load_script(name):
-    spec = importlib.util.spec_from_file_location(name.replace(".py", ""), ROOT / name)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-eval_pretrained = load_script("eval_pretrained.py")
 
 
 @pytest.fixture(scope="module")
