@@ -44,3 +44,15 @@ def exported_models(legacy_checkpoint_path, detector_path, weights_dir):
     mivolo = {item.format: item.path for item in export_mivolo(legacy_checkpoint_path, folder, formats=("onnx", "openvino"))}
     detector = {item.format: item.path for item in export_detector(detector_path, folder, imgsz=160)}
     return {backend: {"mivolo": mivolo[backend], "detector": detector[backend]} for backend in ("onnx", "openvino")}
+
+
+@pytest.fixture(autouse=True, scope="session")
+def private_data_home(tmp_path_factory):
+    """No test reads or writes the real user's data folder (Re-ID models, tracker copies)."""
+    previous = os.environ.get("MIVOLO_HOME")
+    os.environ["MIVOLO_HOME"] = str(tmp_path_factory.mktemp("mivolo_home"))
+    yield
+    if previous is None:
+        os.environ.pop("MIVOLO_HOME", None)
+    else:
+        os.environ["MIVOLO_HOME"] = previous

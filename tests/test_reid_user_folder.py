@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from mivolo.devtools.reid_synthetic import write_public_weights
-from mivolo.reid.store import data_home, models_dir
+from mivolo.core.paths import data_home
+from mivolo.reid.store import models_dir
 from mivolo.tracking.tracker import TRACKER_DIR
 
 REPO = Path(__file__).resolve().parent.parent

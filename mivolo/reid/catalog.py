@@ -26,7 +26,7 @@ class ReIDModelCard:
     name: str
     architecture: str  # a key of mivolo.reid.architecture.architectures()
     url: str
-    filename: str  # under models/reid/
+    filename: str  # in the Re-ID models folder (mivolo.reid.store.models_dir)
     training_set: str
     license: str
     published_accuracy: str

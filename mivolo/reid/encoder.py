@@ -109,5 +109,5 @@ def load_reid_encoder(
     resolved = resolve_model(str(name_or_path), models_dir)
     loaded = load_network(resolved.path, architecture or resolved.architecture)
     encoder = ReIDEncoder(loaded, resolved.name, device, runtime=runtime)
-    _logger.info(encoder.describe())
+    _logger.info("Re-ID model %s", encoder.describe())
     return encoder

@@ -16,17 +16,16 @@ import json
 import os
 import re
 import shutil
-import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Dict, Optional
 
 from mivolo.core.errors import MiVOLOError
+from mivolo.core.paths import data_home
 from mivolo.io.safe_output import atomic_path, write_json_atomic
 from mivolo.reid.catalog import catalog
 from mivolo.reid.download import sha256_of
 
-HOME_ENV = "MIVOLO_HOME"
 MODELS_DIR_ENV = "MIVOLO_REID_DIR"
 MODELS_SUBDIR = "reid"
 IMPORTED_INDEX = "imported.json"
@@ -46,19 +45,6 @@ class ImportedModel:
     file: str  # inside the models folder
     architecture: str
     sha256: str
-
-
-def data_home() -> Path:
-    """The user's mivolo data folder (absolute): $MIVOLO_HOME, else the platform's data folder + mivolo."""
-    if os.environ.get(HOME_ENV):
-        return Path(os.environ[HOME_ENV]).expanduser().resolve()
-    if sys.platform == "win32":
-        base = os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local"
-    elif sys.platform == "darwin":
-        base = Path.home() / "Library" / "Application Support"
-    else:
-        base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
-    return Path(base).expanduser().resolve() / "mivolo"
 
 
 def models_dir(override=None) -> Path:

@@ -28,13 +28,14 @@ import numpy as np
 import yaml
 
 from mivolo.core.errors import MiVOLOError
+from mivolo.core.paths import data_home
 from mivolo.core.record import People
 
 _logger = logging.getLogger("mivolo")
 
 TRACKER_DIR = Path(__file__).resolve().parent.parent / "trackers"
 DEFAULT_TRACKER = "botsort.yaml"
-USER_TRACKER_SUBDIR = "trackers"  # in the user's data folder (mivolo.reid.store.data_home)
+USER_TRACKER_SUBDIR = "trackers"  # in the user's data folder (mivolo.core.paths.data_home)
 TRACKER_TYPES = ("botsort", "bytetrack")
 HUMAN_CLASS = 0  # the trackers see a single class: human
 
@@ -74,8 +75,6 @@ GMC_MAX_WIDTH = 640  # GMC's frame width in pixels; wider frames are downscaled 
 
 def user_tracker_dir() -> Path:
     """Where this user's tracker configs live (setup_reid_models.py --use writes them there)."""
-    from mivolo.reid.store import data_home  # here, not at the top: the command lines import this module
-
     return data_home() / USER_TRACKER_SUBDIR
 
 
