@@ -16,9 +16,19 @@ from typing import TYPE_CHECKING, Callable, List, Optional
 
 from mivolo.cli.common import add_model_arguments, add_run_arguments, check_model_arguments, configure_logging, runtime_of
 from mivolo.core.errors import MiVOLOError, run_command
-from mivolo.io.safe_output import check_writable_location, ensure_writable_dir
-from mivolo.io.sources import Inputs, VideoSource, resolve_inputs
-from mivolo.sinks.registry import add_sink_arguments
+from mivolo.io.images import DEFAULT_MAX_IMAGE_PIXELS
+from mivolo.io.run_lock import RunLock
+from mivolo.io.safe_output import (
+    check_output_file,
+    check_outputs_spare_inputs,
+    check_writable_location,
+    ensure_writable_dir,
+)
+from mivolo.io.sources import Inputs, VideoSource, VideoSourceKind, image_names, resolve_inputs
+from mivolo.sinks.base import IMAGE_RUN, IMAGE_RUN_NAME, VIDEO_RUN, OutputPlan, planned_outputs
+from mivolo.sinks.crops import crops_root
+from mivolo.sinks.images_json import IMAGES_JSON_NAME
+from mivolo.sinks.registry import add_sink_arguments, build_sinks
 from mivolo.tracking.aggregation import (
     DEFAULT_MIN_TRACK_LENGTH,
     AggregationMode,
@@ -191,6 +201,26 @@ def add_video_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="torch.compile the MiVOLO network (GPUs only: the first frames take minutes to compile)",
     )
+    # the names and defaults of mivolo.jobs.pipeline.EstimatePolicy (not imported here: it loads torch)
+    speed.add_argument(
+        "--estimate-policy",
+        choices=("every-frame", "interval", "adaptive"),
+        default="every-frame",
+        help="which tracked people MiVOLO estimates in a frame: every-frame = everyone, every frame (the original); "
+        "interval = a track's first --estimate-after frames, then every --estimate-every frames it is seen; "
+        "adaptive = interval, and also when the face is over 1.5x the area, or 1.5x as sharp, as any used before "
+        "(default every-frame)",
+    )
+    speed.add_argument(
+        "--estimate-every", type=int, default=5, metavar="N", help="interval/adaptive: frames between estimates (default 5)"
+    )
+    speed.add_argument(
+        "--estimate-after",
+        type=int,
+        default=3,
+        metavar="K",
+        help="interval/adaptive: estimates a track gets frame after frame before the interval starts (default 3)",
+    )
 
 
 def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
@@ -203,7 +233,20 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
     parser.add_argument(
         "--input", required=True, metavar="PATH|URL", help="image, video, folder, stream URL, webcam index or page URL"
     )
-    parser.add_argument("--output", default="output", metavar="DIR", help="output folder (default: output)")
+    parser.add_argument(
+        "--max-image-pixels",
+        type=int,
+        default=DEFAULT_MAX_IMAGE_PIXELS,
+        metavar="N",
+        help="images with more pixels (read from the file's header, before decoding) are refused; in a folder "
+        f"they are skipped and listed in images.json (default {DEFAULT_MAX_IMAGE_PIXELS}, 100 megapixels)",
+    )
+    parser.add_argument(
+        "--output",
+        default="output",
+        metavar="DIR",
+        help="output folder (default: output); in a folder --input it is not searched for inputs",
+    )
     add_model_arguments(parser)
     add_video_arguments(parser)
     outputs = parser.add_argument_group("outputs")
@@ -252,6 +295,7 @@ def check_counts(args: argparse.Namespace) -> None:
         ("--crop-every", args.crop_every, 0),
         ("--max-height", args.max_height, 1),
         ("--batch", 1 if args.batch is None else args.batch, 1),
+        ("--max-image-pixels", args.max_image_pixels, 1),
     ):
         if value < minimum:
             raise MiVOLOError(f"{flag} must be at least {minimum}, got {value}")
@@ -278,12 +322,54 @@ class DemoPlan:
     aggregation: AggregationSettings = field(default_factory=AggregationSettings)
     reid_model: Optional[str] = None
 
+    def image_json_path(self) -> Optional[Path]:
+        return self.json_folder / IMAGES_JSON_NAME if self.json_folder else self.json_path
+
+    def video_json_path(self, source: VideoSource) -> Optional[Path]:
+        return self.json_folder / f"{source.name}_frames.json" if self.json_folder else self.json_path
+
+    def output_plans(self) -> List[OutputPlan]:
+        """Where each of the run's runs (the images, then each video) writes."""
+        plans = []
+        if self.inputs.images:
+            names = tuple(image_names(self.inputs.images))
+            plans.append(OutputPlan(IMAGE_RUN, self.output_dir, IMAGE_RUN_NAME, self.image_json_path(), names))
+        for source in self.inputs.videos:
+            plans.append(OutputPlan(VIDEO_RUN, self.output_dir, source.name, self.video_json_path(source)))
+        return plans
+
+
+def own_folders(args: argparse.Namespace) -> List[Path]:
+    """The folders the run writes into, never searched for inputs: its outputs are not read back."""
+    folders = [Path(args.output), crops_root(args, Path(args.output))]
+    if args.json_output_path:
+        folders.append(Path(args.json_output_path))
+    return [folder for folder in folders if folder is not None]
+
+
+def check_outputs(args: argparse.Namespace, plan: DemoPlan) -> None:
+    """Every output the sinks plan, before anything is loaded: none overwrites an input or
+    another output (links followed), and each can be written where it goes."""
+    files: List[Path] = []
+    folders: List[Path] = []
+    for output_plan in plan.output_plans():
+        planned_files, planned_folders = planned_outputs(build_sinks(args, output_plan))
+        files += planned_files
+        folders += planned_folders
+    video_files = [Path(source.location) for source in plan.inputs.videos if source.kind is VideoSourceKind.FILE]
+    check_outputs_spare_inputs(files, folders, plan.inputs.images + video_files)
+    check_writable_location(plan.output_dir)
+    for path in files:
+        check_output_file(path)
+    for folder in folders:
+        check_writable_location(folder)
+
 
 def plan_run(args: argparse.Namespace) -> DemoPlan:
     check_counts(args)
     check_model_arguments(args)
     aggregation = aggregation_settings(args)
-    inputs = resolve_inputs(args.input)
+    inputs = resolve_inputs(args.input, exclude=own_folders(args))
     warn_ignored_for_images(args, inputs)
     tracker = reid_model = None
     if inputs.videos:
@@ -294,10 +380,7 @@ def plan_run(args: argparse.Namespace) -> DemoPlan:
     # --json-output-path names the JSON file when the run writes one, their folder when several
     several_jsons = len(inputs.videos) + (1 if inputs.images else 0) > 1
     json_path = Path(args.json_output_path) if args.json_output_path else None
-    check_writable_location(args.output)
-    if json_path is not None:
-        check_writable_location(json_path if several_jsons else json_path.parent)
-    return DemoPlan(
+    plan = DemoPlan(
         inputs=inputs,
         output_dir=Path(args.output),
         json_path=None if several_jsons else json_path,
@@ -306,20 +389,27 @@ def plan_run(args: argparse.Namespace) -> DemoPlan:
         aggregation=aggregation,
         reid_model=reid_model,
     )
+    check_outputs(args, plan)
+    return plan
 
 
 # ---- the run ----------------------------------------------------------------------------------------
 
 
 def pipeline_settings(args: argparse.Namespace, runtime: "Runtime") -> "PipelineSettings":
-    from mivolo.jobs.pipeline import PipelineSettings
+    from mivolo.jobs.pipeline import EstimatePolicy, PipelineSettings
 
     if args.compile and runtime.device.type != "cuda":
         raise MiVOLOError("--compile needs a GPU: on a CPU torch.compile spends many minutes on the first frame")
+    for flag, value in (("--estimate-every", args.estimate_every), ("--estimate-after", args.estimate_after)):
+        if value < 1:
+            raise MiVOLOError(f"{flag} must be at least 1, got {value}")
+    policy = EstimatePolicy(args.estimate_policy, every=args.estimate_every, after=args.estimate_after)
     if args.sequential:
-        return PipelineSettings()
+        return PipelineSettings(estimate=policy)
     batch = args.batch if args.batch is not None else (8 if runtime.device.type == "cuda" else 1)
-    return PipelineSettings.optimised(runtime.device, batch, True if args.exact_preprocessing else None, args.compile)
+    settings = PipelineSettings.optimised(runtime.device, batch, True if args.exact_preprocessing else None, args.compile)
+    return replace(settings, estimate=policy)
 
 
 def video_settings(args: argparse.Namespace, plan: DemoPlan, pipeline: "PipelineSettings") -> "VideoJobSettings":
@@ -372,10 +462,16 @@ def print_video_summary(result: "VideoRunResult") -> None:
 
 def run_image_inputs(predictor: "Predictor", args: argparse.Namespace, plan: DemoPlan) -> None:
     from mivolo.jobs.image_job import run_images
-    from mivolo.sinks.images_json import IMAGES_JSON_NAME
 
-    json_path = plan.json_folder / IMAGES_JSON_NAME if plan.json_folder else plan.json_path
-    summary = run_images(predictor, plan.inputs.images, plan.output_dir, args, json_path, progress=not args.no_progress)
+    summary = run_images(
+        predictor,
+        plan.inputs.images,
+        plan.output_dir,
+        args,
+        plan.image_json_path(),
+        progress=not args.no_progress,
+        max_pixels=args.max_image_pixels,
+    )
     print(
         f"Processed {summary.processed}/{summary.images} images in {summary.seconds:.2f} s, "
         f"{summary.people} people found, {summary.failed} failed"
@@ -414,8 +510,7 @@ def run_video_inputs(
     videos: List[VideoSource] = plan.inputs.videos
     failed = 0
     for index, source in enumerate(videos):
-        if plan.json_folder is not None:
-            settings = replace(settings, json_path=plan.json_folder / f"{source.name}_frames.json")
+        settings = replace(settings, json_path=plan.video_json_path(source))
         try:
             result = run_video(predictor, source, settings, reid_encoder, reader=first_reader if index == 0 else None)
         except MiVOLOError as exc:
@@ -435,40 +530,42 @@ def run_video_inputs(
 def run(args: argparse.Namespace, wrap_detector: Optional[Callable] = None) -> int:
     """The whole demo run; `wrap_detector` replaces the detector (benchmarks' scripted people)."""
     plan = plan_run(args)
-    from mivolo.model.weights import resolve_weights
+    # held until the run ends, however it ends; it creates the output folder (removed again if
+    # the run fails before writing anything there)
+    with RunLock(plan.output_dir, [output_plan.name for output_plan in plan.output_plans()]):
+        from mivolo.model.weights import resolve_weights
 
-    detector_weights, checkpoint = resolve_weights(args.detector_weights, args.checkpoint)
-    runtime = runtime_of(args)
-    pipeline = pipeline_settings(args, runtime) if plan.inputs.videos else None
-    first_reader = open_first_video(plan, args.max_height)
-    try:
-        from mivolo.jobs.pipeline import tune_for_speed
-        from mivolo.model.predictor import Predictor
+        detector_weights, checkpoint = resolve_weights(args.detector_weights, args.checkpoint)
+        runtime = runtime_of(args)
+        pipeline = pipeline_settings(args, runtime) if plan.inputs.videos else None
+        first_reader = open_first_video(plan, args.max_height)
+        try:
+            from mivolo.jobs.pipeline import tune_for_speed
+            from mivolo.model.predictor import Predictor
 
-        predictor = Predictor(
-            detector_weights=detector_weights,
-            checkpoint=checkpoint,
-            runtime=runtime,
-            with_persons=args.with_persons,
-            disable_faces=args.disable_faces,
-            detector_imgsz=args.detector_imgsz,
-            verbose=args.verbose,
-        )
-        ensure_writable_dir(plan.output_dir)
-        if plan.json_path is not None or plan.json_folder is not None:
-            ensure_writable_dir(plan.json_folder or plan.json_path.parent)
-        if plan.inputs.images:
-            run_image_inputs(predictor, args, plan)
-        if not plan.inputs.videos:
-            return 0
-        tune_for_speed(predictor, pipeline)
-        if wrap_detector is not None:
-            predictor.detector = wrap_detector(predictor.detector)
-        encoder = load_reid(plan.reid_model, runtime)
-        return run_video_inputs(predictor, plan, video_settings(args, plan, pipeline), first_reader, encoder)
-    finally:
-        if first_reader is not None:
-            first_reader.close()
+            predictor = Predictor(
+                detector_weights=detector_weights,
+                checkpoint=checkpoint,
+                runtime=runtime,
+                with_persons=args.with_persons,
+                disable_faces=args.disable_faces,
+                detector_imgsz=args.detector_imgsz,
+                verbose=args.verbose,
+            )
+            if plan.json_path is not None or plan.json_folder is not None:
+                ensure_writable_dir(plan.json_folder or plan.json_path.parent)
+            if plan.inputs.images:
+                run_image_inputs(predictor, args, plan)
+            if not plan.inputs.videos:
+                return 0
+            tune_for_speed(predictor, pipeline)
+            if wrap_detector is not None:
+                predictor.detector = wrap_detector(predictor.detector)
+            encoder = load_reid(plan.reid_model, runtime)
+            return run_video_inputs(predictor, plan, video_settings(args, plan, pipeline), first_reader, encoder)
+        finally:
+            if first_reader is not None:
+                first_reader.close()
 
 
 def main(argv: Optional[List[str]] = None, wrap_detector: Optional[Callable] = None, prog: str = PROG) -> int:

@@ -3,11 +3,12 @@ a webcam index, or a page URL (YouTube, ...) that yt-dlp resolves to a stream.""
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
-from typing import List
+from typing import Iterable, List
 from urllib.parse import parse_qsl, urlparse
 
 from mivolo.core.errors import MiVOLOError
@@ -52,9 +53,15 @@ def is_video_path(path: Path) -> bool:
     return path.suffix.lower() in VIDEO_EXTENSIONS
 
 
-def find_files(folder: Path, extensions) -> List[Path]:
-    """Files under `folder` (recursive) whose extension is in `extensions`, case-insensitive, sorted."""
-    return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in extensions)
+def find_files(folder: Path, extensions, exclude: Iterable[Path] = ()) -> List[Path]:
+    """Files under `folder` (recursive) whose extension is in `extensions`, case-insensitive,
+    sorted; sub-folders that resolve to one of `exclude` are not searched."""
+    skipped = {Path(path).resolve() for path in exclude}
+    found = []
+    for parent, folders, files in os.walk(folder):
+        folders[:] = [name for name in folders if (Path(parent) / name).resolve() not in skipped]
+        found += [Path(parent) / name for name in files if Path(name).suffix.lower() in extensions]
+    return sorted(path for path in found if path.is_file())
 
 
 def safe_name(text: str) -> str:
@@ -77,20 +84,37 @@ def url_source(url: str) -> VideoSource:
     raise MiVOLOError(f"{url}: unsupported URL scheme {scheme!r} (use http, https, rtsp, rtmp, udp, tcp or srt)")
 
 
+def distinct_names(stems: Iterable[str]) -> List[str]:
+    """The stems, made distinct in order (`a`, `a_1`, ...): files with the same name in different
+    sub-folders get distinct outputs."""
+    names, used = [], set()
+    for stem in stems:
+        name, n = stem, 1
+        while name in used:
+            name, n = f"{stem}_{n}", n + 1
+        used.add(name)
+        names.append(name)
+    return names
+
+
 def file_sources(paths: List[Path]) -> List[VideoSource]:
     """Video files as sources, with distinct output names even for equal stems in sub-folders."""
-    sources, used = [], set()
-    for path in paths:
-        name, n = safe_name(path.stem), 1
-        while name in used:
-            name, n = f"{safe_name(path.stem)}_{n}", n + 1
-        used.add(name)
-        sources.append(VideoSource(VideoSourceKind.FILE, str(path), name))
-    return sources
+    names = distinct_names(safe_name(path.stem) for path in paths)
+    return [VideoSource(VideoSourceKind.FILE, str(path), name) for path, name in zip(paths, names)]
 
 
-def resolve_inputs(text: str) -> Inputs:
-    """Everything `--input` names. Raises MiVOLOError with the reason when it names nothing usable."""
+def image_names(images: List[Path]) -> List[str]:
+    """Each image's stem for its output files (`out_<name>.jpg`, its crops), distinct in the run."""
+    return distinct_names(path.stem for path in images)
+
+
+def resolve_inputs(text: str, exclude: Iterable[Path] = ()) -> Inputs:
+    """Everything `--input` names. Raises MiVOLOError with the reason when it names nothing usable.
+
+    A folder is searched recursively, except for the sub-folders in `exclude`: the run's own
+    output folders, so that one run's outputs are never read back as the next run's inputs.
+    (An output folder that is the input folder itself cannot be left out; there an output that
+    would overwrite an input is refused, see mivolo.io.safe_output.check_outputs_spare_inputs.)"""
     if URL_PATTERN.match(text):
         return Inputs(videos=[url_source(text)])
     path = Path(text)
@@ -100,7 +124,8 @@ def resolve_inputs(text: str) -> Inputs:
         raise MiVOLOError(f"{path}: input not found")
     if path.is_dir():
         inputs = Inputs(
-            images=find_files(path, IMAGE_EXTENSIONS), videos=file_sources(find_files(path, VIDEO_EXTENSIONS))
+            images=find_files(path, IMAGE_EXTENSIONS, exclude),
+            videos=file_sources(find_files(path, VIDEO_EXTENSIONS, exclude)),
         )
         if not inputs.images and not inputs.videos:
             known = ", ".join(sorted(IMAGE_EXTENSIONS | VIDEO_EXTENSIONS))

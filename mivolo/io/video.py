@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import queue
+import re
+import shutil
 import threading
 import time
 from dataclasses import dataclass
@@ -17,7 +18,9 @@ from typing import Callable, Iterator, Optional, Tuple, Union
 import cv2
 import numpy as np
 
+import mivolo.io.quiet_opencv  # noqa: F401  (OpenCV's own warnings would add lines to our one-line errors)
 from mivolo.core.errors import MiVOLOError
+from mivolo.io.safe_output import new_temp_path, promote
 from mivolo.io.sources import VideoSource, VideoSourceKind
 
 _logger = logging.getLogger("mivolo")
@@ -27,6 +30,8 @@ OUTPUT_FOURCC = "XVID"
 OUTPUT_SUFFIX = ".avi"
 PREFETCH_DEPTH = 4
 MAX_UNREADABLE_IN_A_ROW = 30  # consecutive failed reads taken as the end of the source
+# a network stream that does not answer for this long is dead (opening and each read)
+STREAM_TIMEOUT_MS = 5000
 
 
 @dataclass(frozen=True)
@@ -71,6 +76,24 @@ def ytdlp_format(max_height: int) -> str:
     )
 
 
+class _Silent:
+    """yt-dlp's logger: it prints errors itself even when quiet; the error is reported once, by us."""
+
+    def debug(self, message: str) -> None:
+        pass
+
+    info = warning = error = debug
+
+
+_ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def one_line(message: str) -> str:
+    """yt-dlp's error without its colours, `ERROR:` prefix and further lines."""
+    lines = _ANSI_ESCAPE.sub("", message).replace("ERROR: ", "").strip().splitlines()
+    return lines[0].strip() if lines else "unknown error"
+
+
 def resolve_url(url: str, max_height: int) -> ResolvedUrl:
     """Ask yt-dlp (Python API, never a shell) for a single video stream of `url`."""
     import yt_dlp
@@ -82,13 +105,14 @@ def resolve_url(url: str, max_height: int) -> ResolvedUrl:
         "no_warnings": True,
         "noprogress": True,
         "skip_download": True,
+        "logger": _Silent(),
+        "socket_timeout": STREAM_TIMEOUT_MS / 1000,
     }
     try:
         with yt_dlp.YoutubeDL(options) as ydl:
             info = ydl.extract_info(url, download=False)
-    except yt_dlp.utils.DownloadError as exc:
-        message = str(exc).replace("ERROR: ", "").splitlines()[0]
-        raise MiVOLOError(f"{url}: yt-dlp could not resolve a video stream: {message}")
+    except yt_dlp.utils.YoutubeDLError as exc:
+        raise MiVOLOError(f"{url}: yt-dlp could not resolve a video stream: {one_line(str(exc))}") from None
     if info.get("_type") == "playlist":
         entries = [entry for entry in info.get("entries") or [] if entry]
         if not entries:
@@ -98,6 +122,15 @@ def resolve_url(url: str, max_height: int) -> ResolvedUrl:
     if not stream_url:
         raise MiVOLOError(f"{url}: yt-dlp found no single video stream (try a lower --max-height)")
     return ResolvedUrl(stream_url=stream_url, title=str(info.get("title") or url), is_live=bool(info.get("is_live")))
+
+
+def open_capture(location: Union[str, int], kind: VideoSourceKind) -> cv2.VideoCapture:
+    """Files and webcams with OpenCV's default backend; network streams with FFmpeg and
+    STREAM_TIMEOUT_MS, so that a dead address fails in seconds instead of FFmpeg's default wait."""
+    if kind in (VideoSourceKind.STREAM, VideoSourceKind.URL):
+        timeouts = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, STREAM_TIMEOUT_MS, cv2.CAP_PROP_READ_TIMEOUT_MSEC, STREAM_TIMEOUT_MS]
+        return cv2.VideoCapture(location, cv2.CAP_FFMPEG, timeouts)
+    return cv2.VideoCapture(location)
 
 
 class VideoReader:
@@ -114,7 +147,7 @@ class VideoReader:
             _logger.info("%s: yt-dlp resolved %r%s", source.location, resolved.title, " (live)" if live else "")
         elif source.kind is VideoSourceKind.WEBCAM:
             location = int(source.location)
-        self.capture = cv2.VideoCapture(location)
+        self.capture = open_capture(location, source.kind)
         if not self.capture.isOpened():
             raise MiVOLOError(f"{source.display_name}: cannot open this video source")
         width = int(self.capture.get(cv2.CAP_PROP_FRAME_WIDTH))
@@ -141,19 +174,26 @@ class VideoReader:
 
     def frames(self, should_decode: Callable[[int], bool]) -> Iterator[FramePacket]:
         """Every frame in order. A frame that cannot be read is yielded as `corrupt` once a later
-        one reads again; MAX_UNREADABLE_IN_A_ROW failures in a row mean the source has ended."""
+        one reads again, timed between its neighbours; MAX_UNREADABLE_IN_A_ROW failures in a row
+        mean the source has ended."""
         index = 0
         unreadable = 0
         started = time.monotonic()
+        previous: Optional[float] = None  # the last frame's timestamp
         while unreadable < MAX_UNREADABLE_IN_A_ROW:
             if not self.capture.grab():
                 unreadable += 1
                 continue
-            for _ in range(unreadable):  # the gap was corrupt frames, not the end
-                yield FramePacket(index, index / self.info.fps, None, corrupt=True)
+            timestamp = self._timestamp(index + unreadable, started)
+            for gap in range(1, unreadable + 1):  # the gap was corrupt frames, not the end
+                if previous is None:
+                    between = max(0.0, timestamp - (unreadable + 1 - gap) / self.info.fps)
+                else:
+                    between = previous + (timestamp - previous) * gap / (unreadable + 1)
+                yield FramePacket(index, between, None, corrupt=True)
                 index += 1
             unreadable = 0
-            timestamp = self._timestamp(index, started)
+            previous = timestamp
             if not should_decode(index):
                 yield FramePacket(index, timestamp, None)
             else:
@@ -211,22 +251,48 @@ def prefetch(frames: Iterator[FramePacket], depth: int = PREFETCH_DEPTH) -> Iter
         worker.join(timeout=5)
 
 
+def frame_count(path: Path) -> int:
+    """The frames a video file's container holds, as OpenCV reads its index."""
+    capture = cv2.VideoCapture(str(path))
+    try:
+        return int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) if capture.isOpened() else 0
+    finally:
+        capture.release()
+
+
 class AnnotatedVideoWriter:
-    """Writes to a hidden temporary file next to the target and renames it on `close`, so the
-    output folder only ever holds a complete, playable video. `close` is safe to call twice."""
+    """Writes to a new hidden file with a unique name next to the target (nothing planted under
+    a predictable name can redirect it) and renames it on `close` only once the video is proven
+    complete: OpenCV accepted every frame and the closed file holds them all. So the output
+    folder only ever holds a complete, playable video; a full disk is a MiVOLOError and leaves
+    no video. `close` is safe to call twice."""
 
     def __init__(self, target: Path, fps: float, frame_size: Tuple[int, int]):
         self.target = Path(target)
-        self.partial = self.target.with_name(f".{self.target.stem}.partial{self.target.suffix}")
         self.size = tuple(frame_size)
+        self.partial = new_temp_path(self.target)
         self.writer = cv2.VideoWriter(str(self.partial), cv2.VideoWriter_fourcc(*OUTPUT_FOURCC), fps, self.size)
         if not self.writer.isOpened():
+            self.partial.unlink(missing_ok=True)
             raise MiVOLOError(f"{self.target}: cannot create the output video ({OUTPUT_FOURCC})")
         self.frames_written = 0
         self.last_frame: Optional[np.ndarray] = None
+        self.closed_as: Optional[Path] = None
+
+    def _fail(self, reason: str) -> None:
+        """Drop the partial video and say why, in one line."""
+        if shutil.disk_usage(self.partial.parent).free < 2**20:
+            reason += " (no space left on the device)"
+        if self.writer is not None:
+            self.writer.release()
+            self.writer = None
+        self.partial.unlink(missing_ok=True)
+        raise MiVOLOError(f"{self.target}: not written: {reason}")
 
     def write(self, frame: np.ndarray) -> None:
-        self.writer.write(frame)
+        # OpenCV 5 returns False for a frame it could not write (4.x returns None: `close` checks)
+        if self.writer.write(frame) is False:
+            self._fail(f"OpenCV could not write frame {self.frames_written + 1}")
         self.last_frame = frame
         self.frames_written += 1
 
@@ -237,16 +303,20 @@ class AnnotatedVideoWriter:
         )
 
     def close(self) -> Optional[Path]:
-        """Release the writer; return the finished video, or None when no frame was written."""
+        """Release the writer; return the finished video, or None when no frame was written (or a
+        write failed)."""
         if self.writer is None:
-            return self.target if self.target.exists() else None
+            return self.closed_as
         self.writer.release()
         self.writer = None
         if self.frames_written == 0:
             self.partial.unlink(missing_ok=True)
             return None
-        os.replace(self.partial, self.target)
-        return self.target
+        found = frame_count(self.partial)
+        if found != self.frames_written:
+            self._fail(f"the closed file holds {found} of its {self.frames_written} frames")
+        self.closed_as = promote(self.partial, self.target)
+        return self.closed_as
 
 
 class BackgroundVideoWriter:
@@ -262,6 +332,7 @@ class BackgroundVideoWriter:
         self.clock = clock
         self._queue: "queue.Queue" = queue.Queue(maxsize=depth)
         self._error: Optional[BaseException] = None
+        self._failed = False  # stays set: after a failure no frame is written
         self.failure: Optional[BaseException] = None
         self._worker = threading.Thread(target=self._work, name="video-writer", daemon=True)
         self._worker.start()
@@ -274,7 +345,7 @@ class BackgroundVideoWriter:
             render = self._queue.get()
             if render is None:
                 return
-            if self._error is not None:
+            if self._failed:
                 continue  # drain after a failure so that the producer never blocks
             try:
                 if render is _REPEAT:
@@ -286,7 +357,7 @@ class BackgroundVideoWriter:
                 with self._timed("encode"):
                     self.writer.write(frame)
             except BaseException as exc:  # handed to the producer
-                self._error = exc
+                self._error, self._failed = exc, True
 
     def _raise_pending(self) -> None:
         if self._error is not None:

@@ -16,6 +16,7 @@ from typing import Dict, Iterator, Optional
 
 import numpy as np
 
+from mivolo.core.errors import MiVOLOError
 from mivolo.core.record import FrameRecord, People, gender_code
 from mivolo.tracking.aggregation import Estimate
 
@@ -36,18 +37,27 @@ LOGGED_COLUMNS = (
 
 class FrameLog:
     def __init__(self, folder: Path, name: str):
-        descriptor, path = tempfile.mkstemp(prefix=f".{name}.frames.", suffix=".jsonl", dir=folder)
+        try:
+            descriptor, path = tempfile.mkstemp(prefix=f".{name}.frames.", suffix=".jsonl", dir=folder)
+        except OSError as exc:
+            raise MiVOLOError(f"{folder}: cannot keep the run's frame log there ({exc.strerror or exc})") from exc
         self.path = Path(path)
         self._file = os.fdopen(descriptor, "w", buffering=1)  # line-buffered: each frame is on disk once analysed
 
     def append(self, frame: FrameRecord) -> None:
         people = frame.people
         columns = {name: getattr(people, name).tolist() for name in LOGGED_COLUMNS}
-        self._file.write(json.dumps({"frame": frame.index, "time_s": frame.time_s, "people": columns}) + "\n")
+        try:
+            self._file.write(json.dumps({"frame": frame.index, "time_s": frame.time_s, "people": columns}) + "\n")
+        except OSError as exc:  # a full disk: the run stops with what it has
+            raise MiVOLOError(f"{self.path.parent}: cannot keep the run's frame log ({exc.strerror or exc})") from exc
 
     def close(self) -> None:
         if not self._file.closed:
-            self._file.close()
+            try:
+                self._file.close()
+            except OSError:  # the last line could not be flushed: append has already said so
+                pass
 
     def frames(self) -> Iterator[FrameRecord]:
         self.close()

@@ -12,12 +12,11 @@ from tqdm import tqdm
 
 from mivolo.core.errors import MiVOLOError
 from mivolo.core.record import FrameRecord, People
-from mivolo.io.images import read_image
+from mivolo.io.images import DEFAULT_MAX_IMAGE_PIXELS, read_image
+from mivolo.io.sources import image_names
 from mivolo.model.predictor import Predictor
-from mivolo.sinks.base import IMAGE_RUN, OutputPlan, RunInfo, RunResult, RunStats
+from mivolo.sinks.base import IMAGE_RUN, IMAGE_RUN_NAME, OutputPlan, RunInfo, RunResult, RunStats
 from mivolo.sinks.registry import build_sinks, output_options
-
-IMAGE_RUN_NAME = "images"
 
 
 @dataclass
@@ -31,16 +30,6 @@ class ImageRunResult:
     outputs: Dict[str, Optional[Path]] = field(default_factory=dict)
 
 
-def _unique(stem: str, used: set) -> str:
-    """Images with the same file name in different sub-folders get distinct outputs."""
-    candidate, n = stem, 1
-    while candidate in used:
-        candidate = f"{stem}_{n}"
-        n += 1
-    used.add(candidate)
-    return candidate
-
-
 def run_images(
     predictor: Predictor,
     images: List[Path],
@@ -48,27 +37,30 @@ def run_images(
     options=None,
     json_path: Optional[Path] = None,
     progress: bool = True,
+    max_pixels: int = DEFAULT_MAX_IMAGE_PIXELS,
 ) -> ImageRunResult:
-    """Process every image; a bad one is reported and counted, the rest still run. `options` are
-    the outputs' options (mivolo.sinks.registry.output_options); `json_path` overrides images.json."""
-    plan = OutputPlan(IMAGE_RUN, Path(output_dir), IMAGE_RUN_NAME, json_path)
+    """Process every image; a bad one (unreadable, or over `max_pixels`) is reported and counted,
+    the rest still run. `options` are the outputs' options (mivolo.sinks.registry.output_options);
+    `json_path` overrides images.json."""
+    names = image_names(images)
+    plan = OutputPlan(IMAGE_RUN, Path(output_dir), IMAGE_RUN_NAME, json_path, tuple(names))
     sinks = build_sinks(options if options is not None else output_options(), plan)
     info = RunInfo(IMAGE_RUN, plan.output_dir, IMAGE_RUN_NAME, source={}, settings={})
     for sink in sinks:
         sink.open(info)
-    result, stats, used_names = ImageRunResult(images=len(images)), RunStats(), set()
+    result, stats = ImageRunResult(images=len(images)), RunStats()
     started = time.perf_counter()
     for index, path in enumerate(tqdm(images, desc="images", unit="img", disable=not progress or len(images) < 2)):
         stats.frames_read += 1
         try:
-            image = read_image(path)
+            image = read_image(path, max_pixels)
         except (ValueError, OSError) as exc:
             result.failed += 1
             result.errors.append(f"{path}: {exc}")
             frame = FrameRecord(index, 0.0, None, People.empty(), corrupt=True, source=str(path), error=str(exc))
         else:
             people = predictor.people(image)
-            frame = FrameRecord(index, 0.0, image, people, source=str(path), name=_unique(path.stem, used_names))
+            frame = FrameRecord(index, 0.0, image, people, source=str(path), name=names[index])
             result.processed += 1
             result.people += len(people)
         for sink in sinks:

@@ -11,7 +11,10 @@ embeddings are averaged during the run and track fragments of one person are joi
 
 Whatever ends the run (the source ending, Ctrl-C, SIGTERM, an error) the outputs are finalised:
 a playable video with as many frames as were read, the JSON files up to the last analysed
-frame, and the summary.
+frame, and the summary. Signals during finalisation are ignored, so a second Ctrl-C then cannot
+lose what was analysed. A file whose frames run out more than a second short of the count its
+container announces (truncated or damaged) ends with `stopped_by` "source ended early: ..."
+and `completed` false in the summary, instead of passing for the whole video.
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ from mivolo.core.timing import StageClock
 from mivolo.io.sources import VideoSource
 from mivolo.io.video import FramePacket, VideoInfo, VideoReader, prefetch
 from mivolo.jobs.frame_log import FrameLog, reported_frames
-from mivolo.jobs.pipeline import FrameBatchAnalyser, PipelineSettings
+from mivolo.jobs.pipeline import FrameBatchAnalyser, PipelineSettings, numbered
 from mivolo.model.predictor import Predictor
 from mivolo.sinks.base import VIDEO_RUN, OutputPlan, RunInfo, RunResult, RunStats, Sink
 from mivolo.sinks.registry import build_sinks, output_options
@@ -71,15 +74,20 @@ class VideoRunResult:
 
 class StopRequest:
     """SIGINT / SIGTERM ask the run to stop after the current frame (a second SIGINT interrupts
-    at once). Handlers can only be installed from the main thread; elsewhere this does nothing."""
+    the analysis at once). Once `finalising` is set, signals are ignored: the outputs are being
+    written, and stopping then would lose them. Handlers can only be installed from the main
+    thread; elsewhere this does nothing."""
 
     SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
     def __init__(self):
         self.signal_name: Optional[str] = None
+        self.finalising = False
         self._previous = {}
 
     def _handle(self, signum, _frame) -> None:
+        if self.finalising:
+            return
         if self.signal_name is not None and signum == signal.SIGINT:
             raise KeyboardInterrupt
         self.signal_name = signal.Signals(signum).name
@@ -154,17 +162,28 @@ class VideoRun:
 
     # ---- one analysed frame ------------------------------------------------------------------
 
-    def track_and_aggregate(self, packet: FramePacket, people: People) -> People:
-        """One analysed frame after the networks: its tracked people with their tracks' answers."""
+    def track_and_aggregate(self, packets: List[FramePacket], detected: List[People]) -> List[People]:
+        """A batch of analysed frames after the detector: each frame tracked in order, MiVOLO over
+        the people due an estimate in the whole batch, then each frame's tracked people with their
+        tracks' answers."""
+        tracked, ended = [], []
         with self.clock("track"):
-            tracked = self.tracker.update(people, packet.image)
-            self.book.close(self.tracker.ended_track_ids())
-        with self.clock("aggregate"):
-            if self.appearances is not None and tracked.embedding is not None:
-                for track_id, embedding in zip(tracked.track_id, tracked.embedding):
-                    if not np.isnan(embedding).any():
-                        self.appearances.add(int(track_id), packet.index, embedding)
-            return self.book.update(tracked, packet.timestamp_s)
+            for packet, people in zip(packets, detected):
+                tracked.append(self.tracker.update(numbered(people), packet.image))
+                ended.append(self.tracker.ended_track_ids())
+                self.analyser.schedule.forget(ended[-1])
+        tracked = self.analyser.estimate([packet.image for packet in packets], detected, tracked)
+        answers = []
+        for packet, people, gone in zip(packets, tracked, ended):
+            with self.clock("aggregate"):
+                # closed as each frame comes, so that earlier frames of the batch still add to them
+                self.book.close(gone)
+                if self.appearances is not None and people.embedding is not None:
+                    for track_id, embedding in zip(people.track_id, people.embedding):
+                        if not np.isnan(embedding).any():
+                            self.appearances.add(int(track_id), packet.index, embedding)
+                answers.append(self.book.update(people, packet.timestamp_s))
+        return answers
 
     # ---- the loop ------------------------------------------------------------------------------
 
@@ -179,14 +198,15 @@ class VideoRun:
     def _process(self, pending: List[FramePacket], log: FrameLog) -> None:
         """Frames read since the last batch, in order: analyse the batch, then track, log and write each."""
         analysed = [p for p in pending if not p.corrupt and self.is_analysed(p.index)]
-        people_of = iter(self.analyser.analyse([p.image for p in analysed]) if analysed else [])
+        detected = self.analyser.detect([p.image for p in analysed]) if analysed else []
+        people_of = iter(self.track_and_aggregate(analysed, detected) if analysed else [])
         for packet in pending:
             if packet.corrupt:
                 self.stats.frames_corrupt += 1
                 self._write(FrameRecord(packet.index, packet.timestamp_s, None, self._last_people, analysed=False, corrupt=True))
                 continue
             if self.is_analysed(packet.index):
-                self._last_people = self.track_and_aggregate(packet, next(people_of))
+                self._last_people = next(people_of)
                 frame = FrameRecord(packet.index, packet.timestamp_s, packet.image, self._last_people)
                 log.append(frame)
                 self.stats.frames_analysed += 1
@@ -196,9 +216,13 @@ class VideoRun:
 
     def run(self) -> VideoRunResult:
         settings = self.settings
-        for sink in self.sinks:
-            sink.open(self.run_info)
         log = FrameLog(settings.output_dir, self.source.name)
+        try:
+            for sink in self.sinks:
+                sink.open(self.run_info)
+        except BaseException:
+            log.discard()  # nothing analysed yet: no outputs to finalise
+            raise
         progress = tqdm(
             total=self.info.frame_count,
             unit="frame",
@@ -209,33 +233,45 @@ class VideoRun:
         drawn = any(sink.needs_every_frame for sink in self.sinks)
         pending: List[FramePacket] = []
         started = time.perf_counter()
-        try:
-            # frames that are neither analysed nor drawn are grabbed, never decoded
-            frames = self.reader.frames(lambda index: drawn or self.is_analysed(index))
-            with StopRequest() as stop, contextlib.closing(prefetch(frames)) as packets:
-                for packet in self.clock.timed("decode", packets):
-                    self.stats.frames_read += 1
-                    progress.update(1)
-                    pending.append(packet)
-                    analysable = sum(1 for p in pending if not p.corrupt and self.is_analysed(p.index))
-                    if analysable >= settings.pipeline.batch or stop.signal_name is not None:
-                        self._process(pending, log)
-                        pending = []
-                    if stop.signal_name is not None:
-                        self.stats.stopped_by = stop.signal_name
-                        break
-                self._process(pending, log)
-        except KeyboardInterrupt:
-            self.stats.stopped_by = "SIGINT"
-            raise
-        except Exception as exc:
-            self.stats.stopped_by = f"error: {exc}"
-            raise
-        finally:
-            progress.close()
-            self.stats.seconds = time.perf_counter() - started
-            result = self.finalise(log)
+        with StopRequest() as stop:
+            try:
+                # frames that are neither analysed nor drawn are grabbed, never decoded
+                frames = self.reader.frames(lambda index: drawn or self.is_analysed(index))
+                with contextlib.closing(prefetch(frames)) as packets:
+                    for packet in self.clock.timed("decode", packets):
+                        self.stats.frames_read += 1
+                        progress.update(1)
+                        pending.append(packet)
+                        analysable = sum(1 for p in pending if not p.corrupt and self.is_analysed(p.index))
+                        if analysable >= settings.pipeline.batch or stop.signal_name is not None:
+                            self._process(pending, log)
+                            pending = []
+                        if stop.signal_name is not None:
+                            self.stats.stopped_by = stop.signal_name
+                            break
+                    self._process(pending, log)
+                if self.stats.stopped_by is None:
+                    self.stats.stopped_by = self._ended_early()
+            except KeyboardInterrupt:
+                self.stats.stopped_by = "SIGINT"
+                raise
+            except Exception as exc:
+                self.stats.stopped_by = f"error: {exc}"
+                raise
+            finally:
+                stop.finalising = True
+                progress.close()
+                self.stats.seconds = time.perf_counter() - started
+                result = self.finalise(log)
         return result
+
+    def _ended_early(self) -> Optional[str]:
+        """Why a file that ran out of frames short of its container's count did not end (None when
+        it did). A second's slack: containers without a frame index estimate it from the duration."""
+        expected, read = self.info.frame_count, self.stats.frames_read
+        if expected is None or expected - read <= max(1, round(self.info.fps)):
+            return None
+        return f"source ended early: {read} of the {expected} frames its container announces"
 
     def _record_resources(self) -> None:
         self.stats.peak_rss_mib = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)

@@ -9,13 +9,14 @@ names and renamed at the end.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import tempfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import List, Optional, Sequence
+from typing import Iterator, List, Optional, Sequence
 
 import torch
 
@@ -64,6 +65,15 @@ def export_stem(checkpoint: Path) -> str:
     return checkpoint.stem
 
 
+@contextlib.contextmanager
+def _naming(shown: Path, staged: Path) -> Iterator[None]:
+    """Errors about a file staged under a temporary name name the user's file instead."""
+    try:
+        yield
+    except MiVOLOError as exc:
+        raise type(exc)(str(exc).replace(str(staged), str(shown))) from None
+
+
 def _torch_to_onnx(model: MiVOLOModel, sample: torch.Tensor, target: Path, opset: int) -> None:
     # The TorchScript exporter needs no extra package. It warns that shape-derived Python numbers
     # become constants: true here, only the batch axis is dynamic and it stays symbolic.
@@ -99,13 +109,15 @@ class _Reference:
         with torch.no_grad():
             return cls(batch, model(batch))
 
-    def max_error(self, exported_path: Path, backend: str) -> float:
-        """Run the export in its runtime; refuse it if it strays from PyTorch."""
-        exported = load_exported_mivolo(exported_path, backend, torch.device("cpu"))
+    def max_error(self, exported_path: Path, backend: str, target: Path) -> float:
+        """Run the export (staged at `exported_path`) in its runtime; refuse it if it strays from
+        PyTorch. Errors name the `target` it is staged for."""
+        with _naming(target, exported_path):
+            exported = load_exported_mivolo(exported_path, backend, torch.device("cpu"))
         error = float((exported(self.batch) - self.expected).abs().max())
         if not error <= PARITY_TOLERANCE:
             raise MiVOLOError(
-                f"{exported_path}: the {backend} export differs from PyTorch by {error:.2e} (> {PARITY_TOLERANCE:.0e}); not written"
+                f"{target}: the {backend} export differs from PyTorch by {error:.2e} (> {PARITY_TOLERANCE:.0e}); not written"
             )
         return error
 
@@ -119,9 +131,12 @@ def _write_onnx(model: MiVOLOModel, metadata: dict, target: Path, opset: int, re
         for key, value in metadata.items():
             entry = proto.metadata_props.add()
             entry.key, entry.value = key, value
-        onnx.checker.check_model(proto, full_check=True)
+        try:
+            onnx.checker.check_model(proto, full_check=True)
+        except onnx.checker.ValidationError as exc:
+            raise MiVOLOError(f"{target}: the ONNX export fails onnx.checker ({' '.join(str(exc).split())[:200]}); not written")
         onnx.save(proto, str(tmp))
-        return reference.max_error(tmp, ONNX)
+        return reference.max_error(tmp, ONNX, target)
 
 
 def _write_openvino(onnx_path: Path, target: Path, reference: _Reference) -> float:
@@ -130,7 +145,7 @@ def _write_openvino(onnx_path: Path, target: Path, reference: _Reference) -> flo
     with tempfile.TemporaryDirectory(dir=target.parent, prefix=".export-") as work:
         staged = Path(work) / target.name
         ov.save_model(ov.convert_model(str(onnx_path)), str(staged), compress_to_fp16=False)
-        error = reference.max_error(staged, OPENVINO)
+        error = reference.max_error(staged, OPENVINO, target)
         # weights first: a reader finding the .xml always finds its matching .bin
         os.replace(staged.with_suffix(".bin"), target.with_suffix(".bin"))
         os.replace(staged, target)
@@ -193,7 +208,8 @@ def export_detector(weights, output_dir, formats: Sequence[str] = EXPORT_FORMATS
         # ultralytics writes beside its source: export a copy inside the staging folder
         staged_weights = Path(work) / weights.name
         shutil.copy2(weights, staged_weights)
-        detector = Detector(staged_weights, device="cpu", half=False)  # the safe-loading and class checks
+        with _naming(weights, staged_weights):
+            detector = Detector(staged_weights, device="cpu", half=False)  # the safe-loading and class checks
         for fmt in formats:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # tracer warnings about constant shapes, as above
@@ -204,7 +220,8 @@ def export_detector(weights, output_dir, formats: Sequence[str] = EXPORT_FORMATS
                 except Exception as exc:  # ultralytics wraps exporter failures in generic exceptions
                     raise MiVOLOError(f"{weights}: ultralytics {fmt} export failed: {str(exc).splitlines()[0][:200]}")
             name = weights.stem + (ONNX_SUFFIX if fmt == ONNX else OPENVINO_DETECTOR_FOLDER_SUFFIX)
-            Detector(produced, device="cpu")  # the export opens and still has the person and face classes
+            with _naming(output_dir / name, produced):
+                Detector(produced, device="cpu")  # the export opens and still has the person and face classes
             _replace(produced, output_dir / name)
             results.append(ExportedFile(weights, output_dir / name, fmt))
     return results

@@ -55,11 +55,12 @@ def annotated_image_name(image_name: str) -> str:
 class AnnotatedImages:
     needs_every_frame = False
 
-    def __init__(self, output_dir: Path):
+    def __init__(self, output_dir: Path, image_names=()):
         self.output_dir = Path(output_dir)
+        self.image_names = tuple(image_names)
 
     def planned(self) -> List[Path]:
-        return [self.output_dir]
+        return [self.output_dir / annotated_image_name(name) for name in self.image_names]
 
     def open(self, info: RunInfo) -> None:
         pass
@@ -123,7 +124,7 @@ def _build(options, plan: OutputPlan):
     if not options.draw:
         return None
     if plan.kind == IMAGE_RUN:
-        return AnnotatedImages(plan.output_dir)
+        return AnnotatedImages(plan.output_dir, plan.image_names)
     return AnnotatedVideo(plan.path(f"out_{plan.name}{OUTPUT_SUFFIX}"))
 
 

@@ -1,9 +1,10 @@
 """What every output of a run is: a sink that is opened with the run's facts, sees every frame,
 and is closed with the run's result, returning the files it wrote.
 
-A sink declares the files it will write before the run starts (`planned`), so that the job can
-refuse, before any work, outputs that collide with an input or with each other, and folders
-that cannot be written. Sinks only read the frames and the result they are given.
+A sink declares the files it will write before the run starts (`planned`), and the folders it
+writes files of its own naming into (`planned_folders`, optional: the crops), so that the
+command line can refuse, before any work, outputs that collide with an input or with each other,
+and locations that cannot be written. Sinks only read the frames and the result they are given.
 
 Each sink module describes itself with a `SinkSpec`: its command-line flags and how to build it
 from them. A new output is one module in `mivolo.sinks` holding a `SINK` spec (see
@@ -20,6 +21,7 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Protocol, Tupl
 from mivolo.core.record import FrameRecord
 
 IMAGE_RUN, VIDEO_RUN = "images", "video"
+IMAGE_RUN_NAME = "images"  # an image run's name, as a video's is its file's stem
 
 
 @dataclass
@@ -78,7 +80,8 @@ class Sink(Protocol):
     needs_every_frame: bool  # True: every frame's pixels (an annotated video), not only analysed ones
 
     def planned(self) -> List[Path]:
-        """The files (or folders) this sink will write, known before the run starts."""
+        """The files this sink will write, known before the run starts. A sink that also writes
+        files named during the run may have `planned_folders()`: the folders they go into."""
 
     def open(self, info: RunInfo) -> None:
         ...
@@ -103,13 +106,25 @@ class SinkSpec:
 
 @dataclass(frozen=True)
 class OutputPlan:
-    """Where one run's outputs go: the output folder, the run's name, and the JSON file the user
-    named for this run (--json-output-path, resolved per video), if any."""
+    """Where one run's outputs go: the output folder, the run's name, the JSON file the user
+    named for this run (--json-output-path, resolved per video), if any, and for an image run
+    each image's name for its files (mivolo.io.sources.image_names)."""
 
     kind: str
     output_dir: Path
     name: str
     json_path: Optional[Path] = None
+    image_names: Tuple[str, ...] = ()
 
     def path(self, file_name: str) -> Path:
         return self.output_dir / file_name
+
+
+def planned_outputs(sinks: List[Sink]) -> Tuple[List[Path], List[Path]]:
+    """The files and the folders the sinks will write."""
+    files: List[Path] = []
+    folders: List[Path] = []
+    for sink in sinks:
+        files += sink.planned()
+        folders += getattr(sink, "planned_folders", list)()
+    return files, folders

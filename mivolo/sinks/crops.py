@@ -50,11 +50,18 @@ class CropNames:
         return self.folder / f"{image_name}_{row}.jpg"
 
 
-def crop_names(options, plan: OutputPlan) -> Optional[CropNames]:
-    """The run's CropNames when crops are asked for (--save-crops), else None."""
+def crops_root(options, output_dir: Path) -> Optional[Path]:
+    """The folder holding every run's crops when crops are asked for (--save-crops), else None."""
     if not options.save_crops:
         return None
-    root = Path(options.crops_dir) if options.crops_dir else plan.output_dir / "crops"
+    return Path(options.crops_dir) if options.crops_dir else Path(output_dir) / "crops"
+
+
+def crop_names(options, plan: OutputPlan) -> Optional[CropNames]:
+    """The run's CropNames when crops are asked for (--save-crops), else None."""
+    root = crops_root(options, plan.output_dir)
+    if root is None:
+        return None
     subfolder = IMAGE_CROPS_FOLDER if plan.kind == IMAGE_RUN else plan.name
     return CropNames(root / subfolder, options.crop_every if plan.kind == VIDEO_RUN else 0)
 
@@ -74,6 +81,9 @@ class Crops:
         self._has_best = set()  # tracks whose best crop exists
 
     def planned(self) -> List[Path]:
+        return []  # the crops' names depend on the people found
+
+    def planned_folders(self) -> List[Path]:
         return [self.names.folder]
 
     def open(self, info: RunInfo) -> None:
