@@ -4,6 +4,9 @@
 Setting `cpu`: PyTorch vs ONNX Runtime vs OpenVINO on a few CPU cores (see `mivolo.devtools.benchmark_cpu`).
 Setting `pipeline`: the whole video pipeline (demo.py), optimised vs sequential, on a GPU or the
 CPU (see `mivolo.devtools.benchmark_pipeline`).
+Setting `cpu-workload`: one CPU workload (40 frames of 1080p, YOLOv8n at 640, MiVOLO 224, 8 people)
+through demo.py under each thread, backend, precision, batch and estimate-policy setting, side by
+side (see `mivolo.devtools.benchmark_workload`).
 """
 
 import argparse
@@ -24,6 +27,11 @@ examples:
   python tools/benchmark.py --setting pipeline --device cuda   # 1080p, YOLOv8x, K = 0/8/32, fp16, 300 frames
   python tools/benchmark.py --setting pipeline --device cpu    # small: 640x360, YOLOv8n, K = 0/2/4, 8 frames
   python tools/benchmark.py --setting pipeline --device cpu --people 0 8 --frames 4 --detectors x
+  python tools/benchmark.py --setting cpu-workload --rounds 3   # every setting below, 3 interleaved rounds
+  python tools/benchmark.py --setting cpu-workload --workload-settings 8 11 --frames 120
+
+Setting cpu-workload (--workload-settings picks by number; 1 is always run, as the reference):
+{workload_settings}
 
 Setting pipeline: demo.py runs on a generated video with K scripted people (mivolo.devtools.scripted), once
 --sequential and once optimised (--batch), per MiVOLO size and K; prints FPS, the ratio,
@@ -37,14 +45,20 @@ speed-up of the best backend over torch, and writes the same figures as JSON.
 """
 
 
+def workload_settings_text() -> str:
+    from mivolo.devtools.benchmark_workload import SETTINGS
+
+    return "\n".join(f"  {number:2d}  {setting.name}" for number, setting in enumerate(SETTINGS, 1))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="tools/benchmark.py",
         description="End-to-end FPS and per-stage ms (detect, crop+preprocess, MiVOLO) per backend.",
-        epilog=EPILOG,
+        epilog=EPILOG.format(workload_settings=workload_settings_text()),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--setting", choices=["cpu", "pipeline"], default="cpu", help="what to benchmark (default cpu)")
+    parser.add_argument("--setting", choices=["cpu", "pipeline", "cpu-workload"], default="cpu", help="what to benchmark (default cpu)")
     parser.add_argument("--cores", type=int, default=2, help="CPU cores to pin to (default 2)")
     parser.add_argument("--frames", type=int, help="timed frames per config (default 5; pipeline: 300 on GPU, 8 on CPU)")
     parser.add_argument("--warmup", type=int, default=1, help="untimed frames first (default 1)")
@@ -61,7 +75,40 @@ def build_parser() -> argparse.ArgumentParser:
     pipeline.add_argument("--batch", type=int, help="optimised path's frames per batch (default 16 on GPU, 4 on CPU)")
     pipeline.add_argument("--compile", action="store_true", help="torch.compile MiVOLO in the optimised path")
     pipeline.add_argument("--tracker", default="botsort.yaml", help="tracker config (default botsort.yaml)")
+    workload = parser.add_argument_group("setting cpu-workload (also --frames, default 40; --frame-size, default 1920x1080; --cores)")
+    workload.add_argument("--rounds", type=int, default=1, help="interleaved rounds over the settings (default 1)")
+    workload.add_argument("--workload-settings", nargs="+", metavar="N", help="settings by number (default all)")
+    workload.add_argument("--workload-people", type=int, default=8, metavar="K", help="scripted people per frame (default 8)")
     return parser
+
+
+def run_workload_setting(args) -> int:
+    from mivolo.devtools.benchmark_cpu import pin_to_cores
+    from mivolo.devtools.benchmark_pipeline import parse_size
+    from mivolo.devtools.benchmark_workload import Workload, benchmark_workload, choose, format_table, write_report
+
+    if args.rounds < 1:
+        raise MiVOLOError("--rounds must be at least 1")
+    workload = Workload(
+        frames=args.frames or 40,
+        frame_size=parse_size(args.frame_size) if args.frame_size else (1920, 1080),
+        people=args.workload_people,
+    )
+    settings = choose(args.workload_settings)
+    cores = pin_to_cores(args.cores)  # demo.py's child processes inherit the cores
+    with tempfile.TemporaryDirectory(prefix="mivolo-bench-") as temporary:
+        work_dir = args.work_dir or Path(temporary)
+        work_dir.mkdir(parents=True, exist_ok=True)
+        results = benchmark_workload(workload, settings, args.rounds, work_dir)
+    width, height = workload.frame_size
+    print(
+        f"\nCPU workload: {workload.frames} frames {width}x{height}, YOLOv8n at {workload.detector_imgsz}, MiVOLO d1 "
+        f"{workload.mivolo_size}, {workload.people} people, {len(cores)} cores, {args.rounds} rounds "
+        f"(machine load {os.getloadavg()[0]:.1f}); deviations are from setting 1"
+    )
+    print(format_table(results))
+    print(f"JSON: {write_report(args.json or Path('benchmark_cpu_workload.json'), workload, results, args.rounds)}")
+    return 0
 
 
 def run_pipeline_setting(args) -> int:
@@ -101,9 +148,9 @@ def run_pipeline_setting(args) -> int:
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
-    if args.setting == "pipeline":
+    if args.setting in ("pipeline", "cpu-workload"):
         try:
-            return run_pipeline_setting(args)
+            return run_pipeline_setting(args) if args.setting == "pipeline" else run_workload_setting(args)
         except MiVOLOError as exc:
             print(f"benchmark.py: error: {exc}", file=sys.stderr)
             return 2

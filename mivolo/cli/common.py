@@ -12,7 +12,7 @@ import logging
 import sys
 from typing import TYPE_CHECKING, List, Optional
 
-from mivolo.core.runtime import BACKENDS
+from mivolo.core.runtime import BACKENDS, FP32, PRECISIONS
 
 if TYPE_CHECKING:
     from mivolo.core.runtime import Runtime
@@ -21,7 +21,8 @@ DEFAULT_DETECTOR_IMGSZ = 640
 
 
 def add_runtime_arguments(group) -> None:
-    """--device, --half and --backend: where and how the models run (every tool that runs MiVOLO)."""
+    """--device, --half, --backend, --threads and --precision: where and how the models run
+    (every tool that runs MiVOLO)."""
     group.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: first GPU, else cpu)")
     group.add_argument("--half", action="store_true", help="fp16 inference on a GPU (ignored on the CPU)")
     group.add_argument(
@@ -30,6 +31,20 @@ def add_runtime_arguments(group) -> None:
         default=None,
         help="inference runtime (default: from the weight files: .onnx -> onnx, .xml or *_openvino_model -> "
         "openvino, else torch); export with tools/export.py",
+    )
+    group.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        metavar="N",
+        help="CPU threads for torch, OpenCV, ONNX Runtime and OpenVINO (default: the physical cores)",
+    )
+    group.add_argument(
+        "--precision",
+        choices=PRECISIONS,
+        default=FP32,
+        help="MiVOLO's arithmetic on the CPU: bf16 runs torch under autocast and OpenVINO with its bf16 hint; "
+        "fast only on CPUs with bf16 instructions (AVX-512 BF16, AMX), ages move slightly (default fp32)",
     )
 
 
@@ -70,10 +85,15 @@ def check_model_arguments(args: argparse.Namespace) -> None:
 
 
 def runtime_of(args: argparse.Namespace) -> "Runtime":
-    """The run's Runtime from --device/--half/--backend (this is where torch is first imported)."""
+    """The run's Runtime from --device/--half/--backend/--threads/--precision (this is where torch
+    is first imported); --verbose logs the device, threads and precision it resolved."""
     from mivolo.core.runtime import Runtime
 
-    return Runtime.resolve(args.device, args.half, args.backend)
+    runtime = Runtime.resolve(args.device, args.half, args.backend, args.threads, args.precision)
+    logging.getLogger("mivolo").info(
+        "runtime: %s, %d threads requested, %s", runtime.device, runtime.threads, runtime.precision
+    )
+    return runtime
 
 
 def configure_logging(verbose: bool) -> None:

@@ -18,7 +18,7 @@ from timm.data import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
 from mivolo.core.errors import MiVOLOError
 from mivolo.core.geometry import to_int_boxes
 from mivolo.core.record import FACE_LABEL, NO_GENDER, PERSON_LABEL, People
-from mivolo.core.runtime import Runtime
+from mivolo.core.runtime import Runtime, cpu_has_bf16
 from mivolo.model.backends import TORCH, load_exported_mivolo, mivolo_backend_for
 from mivolo.model.checkpoint import CheckpointMeta, load_checkpoint
 from mivolo.model.mivolo_model import variant_name
@@ -128,10 +128,15 @@ class MiVOLO:
         """The published arguments (device, half), or one resolved `runtime` for the run. The
         backend (torch, onnx, openvino) follows the file (`.onnx`, `.xml`, else torch) unless named."""
         runtime = Runtime.of(runtime, device, half, backend)
+        runtime.apply_threads()
+        self.runtime = runtime
         self.verbose = verbose
         self.device = runtime.device
         self.backend = mivolo_backend_for(ckpt_path, runtime.backend)
         self.half = runtime.fp16_for(self.backend)
+        self.bf16 = runtime.bf16_for(self.backend)
+        if self.bf16 and not cpu_has_bf16():
+            _logger.warning("--precision bf16: this CPU has no bf16 instructions (torch emulates them slowly, OpenVINO runs fp32)")
         if self.backend == TORCH:
             self._load_torch(ckpt_path)
         else:
@@ -155,6 +160,9 @@ class MiVOLO:
                 self.meta.max_age,
                 self.meta.avg_age,
             )
+            import cv2
+
+            _logger.info("MiVOLO threads: %s; OpenCV %d threads", self.threads_in_use(), cv2.getNumThreads())
 
     def _load_torch(self, ckpt_path: str) -> None:
         checkpoint = load_checkpoint(ckpt_path)
@@ -168,7 +176,7 @@ class MiVOLO:
         self.param_count = sum(p.numel() for p in self.model.parameters())
 
     def _load_exported(self, ckpt_path: str) -> None:
-        self.exported = load_exported_mivolo(ckpt_path, self.backend, self.device)
+        self.exported = load_exported_mivolo(ckpt_path, self.backend, self.runtime)
         self.checkpoint_meta = self.exported.meta
         self.file_format = f"exported, {self.backend} backend"
         self.model = None
@@ -183,13 +191,22 @@ class MiVOLO:
     def inference(self, model_input: torch.Tensor) -> torch.Tensor:
         if self.exported is not None:
             return self.exported(model_input)
-        with torch.no_grad():
+        with torch.no_grad(), torch.autocast("cpu", torch.bfloat16, enabled=self.bf16):
             if self.half:
                 model_input = model_input.half()
             return self.model(model_input.to(self.device))
 
-    def prepare(self, image: np.ndarray, people: People) -> Tuple[Optional[torch.Tensor], List[BatchRow]]:
-        """The model input for every estimable person of the frame, and the row of each.
+    def threads_in_use(self) -> str:
+        """What MiVOLO's library really runs with, read back from it."""
+        if self.exported is not None:
+            return self.exported.threads_in_use()
+        return f"torch {torch.get_num_threads()} threads" + (", bf16 autocast" if self.bf16 else "")
+
+    def prepare(
+        self, image: np.ndarray, people: People, due: Optional[np.ndarray] = None
+    ) -> Tuple[Optional[torch.Tensor], List[BatchRow]]:
+        """The model input for every estimable person of the frame (or those `due` marks), and
+        the row of each, in the published order. Bodies are masked against every detection.
 
         A person whose face and body crops are both unusable is left out: they stay unknown
         (the published code would estimate them from a blank input).
@@ -198,6 +215,8 @@ class MiVOLO:
         face_boxes = to_int_boxes(np.nan_to_num(people.face_xyxy))
         face_crops, body_crops, rows = [], [], []
         for row in compose_rows(people, self.meta.use_face_crops, self.meta.use_person_crops):
+            if due is not None and not due[row.person]:
+                continue
             face = crop_face(image, face_boxes[row.person]) if row.face else None
             body = crop_person(image, int(body_position[row.person]), boxes, labels) if row.body else None
             if face is None and body is None:

@@ -6,6 +6,7 @@ A `.pt` runs in PyTorch; an ultralytics export runs in ONNX Runtime (`.onnx`) or
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Union
 
@@ -26,6 +27,7 @@ from mivolo.core.record import DETECTOR_CLASSES, People
 from mivolo.model.structures import PersonAndFaceResult
 
 DETECTOR_SUFFIX = ".pt"
+_logger = logging.getLogger("mivolo")
 
 
 def _require_safe_ultralytics_loading() -> None:
@@ -106,6 +108,8 @@ class Detector:
         from ultralytics import YOLO
 
         runtime = Runtime.of(runtime, device, half, backend)
+        runtime.apply_threads()
+        self.runtime = runtime
         path = Path(weights)
         self.backend = detector_backend_for(path, runtime.backend)
         source = check_detector_file(path, self.backend)
@@ -128,7 +132,6 @@ class Detector:
                 f"{path}: this detector has classes {sorted(self.detector_names.values())}; "
                 f"MiVOLO needs 'person' and 'face' (missing {missing})"
             )
-        self._torch_threads = torch.get_num_threads()
         self.detector_kwargs = {
             "conf": conf_thresh,
             "iou": iou_thresh,
@@ -139,12 +142,25 @@ class Detector:
         }
 
     def _predict(self, source) -> list:
+        first_call = getattr(self.yolo, "predictor", None) is None
         results = self.yolo.predict(source, **self.detector_kwargs)
         # ultralytics' predictor setup lowers torch's threads to cores - 1 (1 of 2 cores), which
-        # would also halve MiVOLO's speed on a CPU: put back what the process had
-        if torch.get_num_threads() != self._torch_threads:
-            torch.set_num_threads(self._torch_threads)
+        # would also halve MiVOLO's speed on a CPU: put back the run's thread count
+        self.runtime.apply_threads()
+        if first_call and self.detector_kwargs["verbose"]:
+            _logger.info("detector threads: %s", self.threads_in_use())
         return results
+
+    def threads_in_use(self) -> str:
+        """What the detector's library really runs with, read back (exported models: once loaded)."""
+        backend = getattr(getattr(self.yolo, "predictor", None), "model", None)
+        session = getattr(backend, "session", None)
+        if session is not None:  # ultralytics' own ONNX Runtime session: 0 is ORT's default, the physical cores
+            return f"onnxruntime intra_op_num_threads={session.get_session_options().intra_op_num_threads}"
+        compiled = getattr(backend, "ov_compiled_model", None)
+        if compiled is not None:
+            return f"openvino INFERENCE_NUM_THREADS={compiled.get_property('INFERENCE_NUM_THREADS')}"
+        return f"torch {torch.get_num_threads()} threads"
 
     def predict(self, image: Union[np.ndarray, str]) -> PersonAndFaceResult:
         return PersonAndFaceResult(self._predict(image)[0])

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import List, Optional, Sequence
+from typing import List, Optional, Sequence, Union
 
 import torch
 
 from mivolo.model.backends import load_failure, require_package
 from mivolo.model.backends.metadata import from_metadata
 from mivolo.core.errors import CheckpointError, MiVOLOError
+from mivolo.core.runtime import Runtime
 
 
 def _dims(shape: Sequence) -> List[Optional[int]]:
@@ -29,12 +30,15 @@ def _providers(ort, device: torch.device) -> list:
 
 
 class OnnxRuntimeMiVOLO:
-    def __init__(self, path: Path, device: torch.device):
+    def __init__(self, path: Path, device: Union[torch.device, Runtime]):
+        """`device`, or the run's Runtime: its device and its CPU thread count."""
         ort = require_package("onnxruntime", "the onnx backend")
         if not path.is_file():
             raise CheckpointError(f"{path}: exported MiVOLO file not found")
-        providers = _providers(ort, device)
+        runtime = device if isinstance(device, Runtime) else Runtime.of(None, device)
+        providers = _providers(ort, runtime.device)
         options = ort.SessionOptions()
+        options.intra_op_num_threads = runtime.threads
         # no busy-waiting between ops: the detector's session and the video decoder share these cores
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         try:
@@ -54,3 +58,6 @@ class OnnxRuntimeMiVOLO:
     def __call__(self, model_input: torch.Tensor) -> torch.Tensor:
         array = model_input.detach().to("cpu", torch.float32).numpy()
         return torch.from_numpy(self.session.run(None, {self.input_name: array})[0])
+
+    def threads_in_use(self) -> str:
+        return f"onnxruntime intra_op_num_threads={self.session.get_session_options().intra_op_num_threads}"
