@@ -181,6 +181,9 @@ def evaluate(options: EvalOptions) -> Tuple[dict, MetricsSummary, DatasetReport]
         num_workers=options.workers,
         pin_memory=device.type == "cuda",
         worker_init_fn=_quiet_worker if options.workers else None,
+        # workers start fresh: a forked child inherits the thread pools the models' loading set up
+        # (OpenCV's among them) without their threads, and resizing them there can hang for ever
+        multiprocessing_context="spawn" if options.workers else None,
     )
     normalize = DeviceNormalizer(meta.in_chans, device)
     metrics = MetricsAccumulator(
