@@ -53,18 +53,23 @@ DOUBLE_CTRL_C = textwrap.dedent(
 )
 
 
-def test_a_second_ctrl_c_while_finalising_loses_nothing(tmp_path, detector_path, legacy_checkpoint_path):
-    video = write_figure_video(tmp_path / "hall.mp4", frames=30, size=SIZE)
-    out = tmp_path / "out"
-    args = ["--input", str(video), "--output", str(out), "--draw", "--save-json", "--min-track-length", "1", "--no-progress"]
-    proc = subprocess.run(
-        [sys.executable, "-c", DOUBLE_CTRL_C, *args, *map(str, model_flags(detector_path, legacy_checkpoint_path))],
+def run_script(script: str, *args: str) -> subprocess.CompletedProcess:
+    """`python -c script args...` from the repository root, its output captured."""
+    return subprocess.run(
+        [sys.executable, "-c", script, *args],
         capture_output=True,
         text=True,
         cwd=ROOT,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
         timeout=300,
     )
+
+
+def test_a_second_ctrl_c_while_finalising_loses_nothing(tmp_path, detector_path, legacy_checkpoint_path):
+    video = write_figure_video(tmp_path / "hall.mp4", frames=30, size=SIZE)
+    out = tmp_path / "out"
+    args = ["--input", str(video), "--output", str(out), "--draw", "--save-json", "--min-track-length", "1", "--no-progress"]
+    proc = run_script(DOUBLE_CTRL_C, *args, *map(str, model_flags(detector_path, legacy_checkpoint_path)))
     assert proc.returncode == 130, proc.stderr
     assert "Video processing stopped (SIGINT)!" in proc.stdout and proc.stderr == ""
     run = json.loads((out / "hall_summary.json").read_text())["run"]
@@ -111,14 +116,7 @@ def test_ctrl_c_while_starting_up_is_one_line(tmp_path, image_folder, detector_p
     out = tmp_path / "out"
     args = ["--input", str(image_folder / "one.jpg"), "--output", str(out), "--detector-weights", str(detector_path),
             "--checkpoint", str(legacy_checkpoint_path)]  # fmt: skip
-    proc = subprocess.run(
-        [sys.executable, "-c", CTRL_C_AT_IMPORT, module, *args],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-        timeout=300,
-    )
+    proc = run_script(CTRL_C_AT_IMPORT, module, *args)
     assert proc.returncode == 130, proc.stderr
     assert proc.stderr.strip() == "demo.py: interrupted"
     assert not out.exists()
