@@ -7,8 +7,12 @@ replaced by a cheap colour detector and fixed ages, whose memory does not grow w
 so thousands of frames fit in minutes on a CPU. RSS is sampled every --every frames; the
 growth from the first sample after warm-up (10% of the run) to the end is printed.
 
+With --analytics the run also has two zones and a line (mivolo.analytics), the events file,
+the people CSV and the HTML report, to measure what they cost in speed and memory.
+
     python benchmarks/video_memory.py --frames 1000
     python benchmarks/video_memory.py --frames 10000
+    python benchmarks/video_memory.py --frames 10000 --analytics
 """
 
 import argparse
@@ -70,8 +74,8 @@ class ColourDetector:
 class FixedAges:
     """MiVOLO's batch interface (prepare -> inference -> fill) with fixed answers."""
 
-    def prepare(self, image, people):
-        rows = list(range(len(people)))
+    def prepare(self, image, people, due=None):
+        rows = [row for row in range(len(people)) if due is None or due[row]]
         return (torch.zeros((len(rows), 1)) if rows else None), rows
 
     def inference(self, model_input):
@@ -85,6 +89,15 @@ class FixedAges:
         )
 
 
+# the figures walk across the frame: both halves and the line between them see traffic
+ANALYTICS = dict(
+    zone=["left:0,0,0.5,0,0.5,1,0,1", "right:0.5,0,1,0,1,1,0.5,1"],
+    line=["middle:0.5,0,0.5,1"],
+    people_csv=True,
+    report=True,
+)
+
+
 class ScriptedPredictor:
     def __init__(self, every: int):
         self.detector = ColourDetector(every)
@@ -96,7 +109,11 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=1000)
     parser.add_argument("--figures", type=int, default=3)
     parser.add_argument("--every", type=int, default=500, help="RSS sample interval in frames (default 500)")
+    parser.add_argument(
+        "--analytics", action="store_true", help="also zones, a line, the events file, the people CSV and the report"
+    )
     args = parser.parse_args()
+    analytics = ANALYTICS if args.analytics else {}
     with tempfile.TemporaryDirectory() as folder:
         video = write_figure_video(
             Path(folder) / "long.mp4", frames=args.frames, size=(320, 240), fps=25.0, figures=args.figures
@@ -104,7 +121,7 @@ def main() -> None:
         settings = VideoJobSettings(
             output_dir=Path(folder) / "out",
             tracker=load_tracker_config("botsort.yaml"),
-            outputs=output_options(draw=True, save_json=True, save_crops=True, crop_every=100),
+            outputs=output_options(draw=True, save_json=True, save_crops=True, crop_every=100, **analytics),
             progress=False,
             pipeline=PipelineSettings(threaded_writer=True),
         )
@@ -124,6 +141,7 @@ def main() -> None:
         f"({result.stats.fps:.1f} FPS), peak RSS {peak_mib:.1f} MiB, "
         f"growth after warm-up {samples[-1][1] - warm:+.1f} MiB"
     )
+    print(f"ms per frame by stage: {result.stats.stage_ms_per_frame()}")
 
 
 if __name__ == "__main__":

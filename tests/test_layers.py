@@ -9,7 +9,7 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "mivolo"
 # lowest first: a module may import its own layer and the layers before it, never one after it
-LAYERS = ["core", "io", "model", "reid", "tracking", "sinks", ("jobs", "evaluation"), "cli", "devtools"]
+LAYERS = ["core", "io", "model", "reid", "tracking", "analytics", "sinks", ("jobs", "evaluation"), "cli", "devtools"]
 RANK = {name: rank for rank, layer in enumerate(LAYERS) for name in (layer if isinstance(layer, tuple) else (layer,))}
 # the published import paths (mivolo.predictor, mivolo.structures) re-export the model layer
 TOP_LEVEL_RANK = RANK["model"]

@@ -71,6 +71,7 @@ examples:
   python demo.py --input "https://www.youtube.com/watch?v=..." --output out --draw --max-height 720
   python demo.py --input rtsp://camera/stream --output out --save-json   (Ctrl-C stops and saves)
   python demo.py --input video.mp4 --output out --reid osnet_x0_25_msmt17 --reid-merge
+  python demo.py --input video.mp4 --output out --draw --zones zones.yaml --report --heatmap --blur-faces
   python demo.py --input video.mp4 --output out --draw --device cuda --half --batch 16 --tracker botsort_static.yaml
 
 Ctrl-C or SIGTERM during a video stops after the current frame and still writes the video,
@@ -87,7 +88,15 @@ AGGREGATIONS = {
     "global": AggregationMode.GLOBAL,
 }
 EXIT_BY_SIGNAL = {"SIGINT": 130, "SIGTERM": 143}
-VIDEO_ONLY_FLAGS = (("reid", "--reid"), ("reid_merge", "--reid-merge"), ("skip_frames", "--skip-frames"))
+VIDEO_ONLY_FLAGS = (
+    ("reid", "--reid"),
+    ("reid_merge", "--reid-merge"),
+    ("skip_frames", "--skip-frames"),
+    ("zones", "--zones"),
+    ("zone", "--zone"),
+    ("line", "--line"),
+    ("heatmap", "--heatmap"),
+)
 
 
 def add_video_arguments(parser: argparse.ArgumentParser) -> None:
@@ -305,7 +314,7 @@ def warn_ignored_for_images(args: argparse.Namespace, inputs: Inputs) -> None:
     """Video-only flags on an input of images only: said once, instead of silently ignored."""
     if inputs.videos:
         return
-    given = [flag for attribute, flag in VIDEO_ONLY_FLAGS if getattr(args, attribute) not in (None, 0)]
+    given = [flag for attribute, flag in VIDEO_ONLY_FLAGS if getattr(args, attribute) not in (None, 0, [], False)]
     if given:
         print(f"{PROG}: note: {', '.join(given)} apply to videos; the input has only images", file=sys.stderr)
 
@@ -453,7 +462,13 @@ def print_video_summary(result: "VideoRunResult") -> None:
         print(f"Output video saved to: {outputs['video']}")
     print(f"Frames analysed: {stats.frames_analysed}, undecodable frames skipped: {stats.frames_corrupt}")
     print(f"Unique people: {result.unique_people}")
-    for name, label in (("frames_json", "Per-frame JSON"), ("crops_dir", "Crops")):
+    for name, label in (
+        ("frames_json", "Per-frame JSON"),
+        ("crops_dir", "Crops"),
+        ("events_csv", "Zone and line events"),
+        ("heatmap", "Heatmap"),
+        ("report_html", "Report"),
+    ):
         if outputs.get(name) is not None:
             print(f"{label} saved to: {outputs[name]}")
     print(f"Tracks (MOTChallenge) saved to: {outputs['mot']}")

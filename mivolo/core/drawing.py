@@ -72,3 +72,51 @@ def draw_people(image: np.ndarray, people: Sequence[DrawnPerson]) -> np.ndarray:
         smart_position=True,
     )
     return labels.annotate(canvas, sv.Detections(xyxy=np.array(anchors, np.float32)), texts, custom_color_lookup=lookup)
+
+
+@dataclass(frozen=True)
+class DrawnZone:
+    """A zone's outline (pixel points) and the people inside it now."""
+
+    name: str
+    points: Sequence[Sequence[float]]
+    count: int
+
+
+@dataclass(frozen=True)
+class DrawnLine:
+    """A directed line and its running in / out counts."""
+
+    name: str
+    start: Sequence[float]
+    end: Sequence[float]
+    crossed_in: int
+    crossed_out: int
+
+
+ZONE_COLOUR_INDEX = 3  # supervision's default palette: zones and lines in one colour apart from people's first
+
+
+def draw_zones(canvas: np.ndarray, zones: Sequence[DrawnZone], lines: Sequence[DrawnLine]) -> np.ndarray:
+    """Draw on the BGR canvas, in place, each zone's outline and count and each line with its
+    counts (supervision's drawing functions: its zone annotators need its own zone objects, whose
+    counts would be those of the drawing thread's frame, not this one's)."""
+    import supervision as sv
+
+    resolution = (canvas.shape[1], canvas.shape[0])
+    thickness = sv.calculate_optimal_line_thickness(resolution)
+    scale = sv.calculate_optimal_text_scale(resolution)
+    colour = sv.ColorPalette.DEFAULT.by_idx(ZONE_COLOUR_INDEX)
+    for zone in zones:
+        polygon = np.round(np.asarray(zone.points, np.float64)).astype(np.int64)
+        canvas = sv.draw_polygon(canvas, polygon, colour, thickness)
+        centre = polygon.mean(axis=0)
+        canvas = sv.draw_text(
+            canvas, f"{zone.name}: {zone.count}", sv.Point(*centre), sv.Color.WHITE, scale, 1, 2, background_color=colour
+        )
+    for line in lines:
+        canvas = sv.draw_line(canvas, sv.Point(*line.start), sv.Point(*line.end), colour, thickness)
+        middle = (np.asarray(line.start, np.float64) + np.asarray(line.end, np.float64)) / 2
+        text = f"{line.name} in {line.crossed_in} out {line.crossed_out}"
+        canvas = sv.draw_text(canvas, text, sv.Point(*middle), sv.Color.WHITE, scale, 1, 2, background_color=colour)
+    return canvas

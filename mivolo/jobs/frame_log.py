@@ -16,6 +16,7 @@ from typing import Dict, Iterator, Optional
 
 import numpy as np
 
+from mivolo.analytics.zone_tracker import CROSSING_COLUMN, INSIDE_COLUMN
 from mivolo.core.errors import MiVOLOError
 from mivolo.core.record import FrameRecord, People, gender_code
 from mivolo.tracking.aggregation import Estimate
@@ -33,6 +34,8 @@ LOGGED_COLUMNS = (
     "track_vote_share",
     "track_frames",
 )
+# extension columns kept when a frame has them (zones and lines declared), with their dtypes
+LOGGED_DATA = {INSIDE_COLUMN: bool, CROSSING_COLUMN: np.int8}
 
 
 class FrameLog:
@@ -47,8 +50,12 @@ class FrameLog:
     def append(self, frame: FrameRecord) -> None:
         people = frame.people
         columns = {name: getattr(people, name).tolist() for name in LOGGED_COLUMNS}
+        line = {"frame": frame.index, "time_s": frame.time_s, "people": columns}
+        data = {name: people.data[name].tolist() for name in LOGGED_DATA if name in people.data}
+        if data and len(people):  # a frame without people has nothing in any zone
+            line["data"] = data
         try:
-            self._file.write(json.dumps({"frame": frame.index, "time_s": frame.time_s, "people": columns}) + "\n")
+            self._file.write(json.dumps(line) + "\n")
         except OSError as exc:  # a full disk: the run stops with what it has
             raise MiVOLOError(f"{self.path.parent}: cannot keep the run's frame log ({exc.strerror or exc})") from exc
 
@@ -64,8 +71,9 @@ class FrameLog:
         with self.path.open() as lines:
             for line in lines:
                 raw = json.loads(line)
-                columns = raw["people"]
-                yield FrameRecord(raw["frame"], raw["time_s"], None, People.create(len(columns["track_id"]), **columns))
+                columns, n = raw["people"], len(raw["people"]["track_id"])
+                data = {name: np.array(values, LOGGED_DATA[name]).reshape(n, -1) for name, values in raw.get("data", {}).items()}
+                yield FrameRecord(raw["frame"], raw["time_s"], None, People.create(n, data=data, **columns))
 
     def discard(self) -> None:
         self.close()

@@ -33,6 +33,9 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from mivolo.analytics.zone_summary import facts_of, summarise
+from mivolo.analytics.zone_tracker import ZoneTracker
+from mivolo.analytics.zones import ZoneSet, zone_set_of
 from mivolo.core.errors import MiVOLOError
 from mivolo.core.record import FrameRecord, People
 from mivolo.core.timing import StageClock
@@ -70,6 +73,16 @@ class VideoRunResult:
     stats: RunStats
     outputs: Dict[str, Optional[Path]]  # what each output wrote, by name (video, frames_json, mot, summary_json, ...)
     unique_people: int
+
+
+def zone_settings(zones: ZoneSet) -> dict:
+    """What the summary says of the declared zones and lines (in pixels)."""
+    return {
+        "zones": {zone.name: [[round(x, 1), round(y, 1)] for x, y in zone.points] for zone in zones.zones},
+        "lines": {line.name: [[round(v, 1) for v in point] for point in (line.start, line.end)] for line in zones.lines},
+        "anchor": zones.anchor,
+        "crossing_frames": zones.confirm_frames,
+    }
 
 
 class StopRequest:
@@ -130,6 +143,9 @@ class VideoRun:
         self.stats = RunStats(stage_seconds=self.clock.seconds)
         self.analyser = FrameBatchAnalyser(predictor, settings.pipeline, self.clock)
         self.appearances = TrackAppearanceAccumulator() if settings.reid_merge_threshold is not None else None
+        zones = zone_set_of(settings.outputs)
+        zones = None if zones is None else zones.in_pixels((self.info.width, self.info.height))
+        self.zones = None if zones is None else ZoneTracker(zones)
         self.run_info = RunInfo(
             kind=VIDEO_RUN,
             output_dir=settings.output_dir,
@@ -152,6 +168,7 @@ class VideoRun:
                 "reid_merge_threshold": settings.reid_merge_threshold,
                 "batch": settings.pipeline.batch,
                 "device_preprocessing": settings.pipeline.device_preprocessing,
+                **({} if zones is None else {"zones": zone_settings(zones)}),
             },
             fps=self.info.fps,
             frame_size=(self.info.width, self.info.height),
@@ -182,7 +199,11 @@ class VideoRun:
                     for track_id, embedding in zip(people.track_id, people.embedding):
                         if not np.isnan(embedding).any():
                             self.appearances.add(int(track_id), packet.index, embedding)
-                answers.append(self.book.update(people, packet.timestamp_s))
+                answered = self.book.update(people, packet.timestamp_s)
+            if self.zones is not None:
+                with self.clock("zones"):
+                    answered = self.zones.update(answered, packet.index, packet.timestamp_s)
+            answers.append(answered)
         return answers
 
     # ---- the loop ------------------------------------------------------------------------------
@@ -302,7 +323,15 @@ class VideoRun:
             person_of_track=person_of_track,
             use_final_estimates=use_final,
             frames=lambda: reported_frames(log, final, use_final, person_of_track),
+            zone_names=[] if self.zones is None else self.zones.zones.zone_names,
         )
+        if self.zones is not None:
+            with self.clock("zones"):
+                zones = self.zones.zones
+                result.zones = summarise(
+                    zones.zone_names, zones.line_names, self.zones.finish(),
+                    {track.track_id: facts_of(track) for track in reported}, result.figures().zone_peaks, person_of_track,
+                )  # fmt: skip
         failure: Optional[BaseException] = None
         self._record_resources()
         try:

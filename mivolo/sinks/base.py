@@ -16,9 +16,14 @@ from __future__ import annotations
 import argparse
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterator, List, Optional, Protocol, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterator, List, Optional, Protocol, Tuple
 
 from mivolo.core.record import FrameRecord
+
+from mivolo.analytics.run_figures import FrameFigures, frame_figures
+
+if TYPE_CHECKING:
+    from mivolo.analytics.zone_summary import ZoneReport
 
 IMAGE_RUN, VIDEO_RUN = "images", "video"
 IMAGE_RUN_NAME = "images"  # an image run's name, as a video's is its file's stem
@@ -72,6 +77,15 @@ class RunResult:
     use_final_estimates: bool = False  # global smoothing: every frame shows its track's final answer
     frames: Optional[Callable[[], Iterator[FrameRecord]]] = None  # the analysed frames, reported tracks only
     outputs: Dict[str, Optional[Path]] = field(default_factory=dict)  # what the sinks closed so far wrote
+    zones: Optional["ZoneReport"] = None  # the zone and line figures, when the run declares zones or lines
+    zone_names: List[str] = field(default_factory=list)  # the declared zones, for `figures`
+    _figures: Optional[FrameFigures] = field(default=None, repr=False)
+
+    def figures(self) -> FrameFigures:
+        """The figures of the reported frames, made in one pass the first time they are asked for."""
+        if self._figures is None:
+            self._figures = frame_figures(self.frames(), self.zone_names)
+        return self._figures
 
 
 class Sink(Protocol):

@@ -7,6 +7,9 @@ analysed frame of each track. Images, in CROPS_DIR/images/: `<image name>_<perso
 
 The names are decided by `CropNames` alone, so the JSON outputs can point at a person's crop
 without asking this sink: a crop is never empty (a degenerate box still gives one pixel).
+
+--no-face-crops cuts every crop from the body box, or the body estimated from the face for a
+face-only person, never from the face box alone; --blur-faces blurs the faces in every crop.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from typing import Dict, List, Optional
 import numpy as np
 
 from mivolo.core.geometry import clamp_boxes
+from mivolo.core.privacy import blur_faces
 from mivolo.core.record import FrameRecord
 from mivolo.io.safe_output import write_image_atomic
 from mivolo.sinks.base import IMAGE_RUN, VIDEO_RUN, OutputPlan, RunInfo, RunResult, SinkSpec
@@ -73,11 +77,19 @@ def crop(image: np.ndarray, box) -> np.ndarray:
     return image[y1 : max(y2, y1 + 1), x1 : max(x2, x1 + 1)]
 
 
+def crop_boxes(people, body_only: bool) -> np.ndarray:
+    """The box each person's crop is cut from: the display box, or with `body_only` the body
+    (estimated from the face for a face-only person)."""
+    return people.tracking_xyxy if body_only else people.display_xyxy
+
+
 class Crops:
     needs_every_frame = False
 
-    def __init__(self, names: CropNames):
+    def __init__(self, names: CropNames, body_only: bool = False, blur: bool = False):
         self.names = names
+        self.body_only = body_only
+        self.blur = blur
         self._has_best = set()  # tracks whose best crop exists
 
     def planned(self) -> List[Path]:
@@ -92,18 +104,19 @@ class Crops:
     def write(self, frame: FrameRecord) -> None:
         if not frame.analysed or frame.corrupt:
             return
-        people, boxes = frame.people, frame.people.display_xyxy
+        people, boxes = frame.people, crop_boxes(frame.people, self.body_only)
+        image = blur_faces(frame.image, people.face_xyxy) if self.blur else frame.image
         if frame.name is not None:  # an image of an image run
             for row in range(len(people)):
-                write_image_atomic(self.names.of_image_person(frame.name, row), crop(frame.image, boxes[row]))
+                write_image_atomic(self.names.of_image_person(frame.name, row), crop(image, boxes[row]))
             return
         for row in range(len(people)):
             track_id = int(people.track_id[row])
             if people.best_so_far[row] or track_id not in self._has_best:
-                write_image_atomic(self.names.best(track_id), crop(frame.image, boxes[row]))
+                write_image_atomic(self.names.best(track_id), crop(image, boxes[row]))
                 self._has_best.add(track_id)
             if self.names.due(int(people.track_frames[row])):
-                write_image_atomic(self.names.of_frame(track_id, frame.index), crop(frame.image, boxes[row]))
+                write_image_atomic(self.names.of_frame(track_id, frame.index), crop(image, boxes[row]))
 
     def close(self, result: RunResult) -> Dict[str, Optional[Path]]:
         return {"crops_dir": self.names.folder}
@@ -124,11 +137,17 @@ def _add_arguments(group) -> None:
         metavar="K",
         help="videos, with --save-crops: also save <id>_<frame>.jpg every K-th analysed frame of a track",
     )
+    group.add_argument(
+        "--no-face-crops",
+        action="store_true",
+        help="cut crops (and the report's gallery) from body boxes only, the body estimated from the face for a "
+        "face-only person: no close-up of a face",
+    )
 
 
 def _build(options, plan: OutputPlan):
     names = crop_names(options, plan)
-    return None if names is None else Crops(names)
+    return None if names is None else Crops(names, options.no_face_crops, options.blur_faces)
 
 
 SINK = SinkSpec(name="crops", runs=(IMAGE_RUN, VIDEO_RUN), add_arguments=_add_arguments, build=_build)

@@ -5,7 +5,8 @@ tracks long enough to be reported; with global smoothing each person shows their
 answer). The record keeps the earlier fork's keys, spelt correctly, with an under-13 bucket:
 `time`, `total_people`, `man`, `woman`, `age_<bucket>`, `people_data` (`id`, `gender`, `age`,
 `cropped_img`, `location`), plus `version`, `frame`, `time_s` and each person's `gender_score`,
-`gender_vote_share` and tracker `box`.
+`gender_vote_share` and tracker `box`. When zones are declared, `zones` gives each zone's
+occupancy in the frame, by gender and age bucket (mivolo.analytics.zone_summary.frame_occupancy).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import json
 from pathlib import Path
 from typing import Dict, List, Optional
 
+from mivolo.analytics.zone_summary import frame_occupancy
 from mivolo.core.record import FrameRecord
 from mivolo.io.safe_output import atomic_path
 from mivolo.sinks.base import VIDEO_RUN, OutputPlan, RunInfo, RunResult, SinkSpec
@@ -27,8 +29,10 @@ def format_time(seconds: float) -> str:
     return f"{round(seconds, 2)} sec"
 
 
-def frame_record(frame: FrameRecord, frame_size, json_dir: Path, crops: Optional[CropNames]) -> dict:
-    """One element of the per-frame JSON."""
+def frame_record(
+    frame: FrameRecord, frame_size, json_dir: Path, crops: Optional[CropNames], zone_names: Optional[List[str]] = None
+) -> dict:
+    """One element of the per-frame JSON; `zone_names`: the declared zones (None: no zones)."""
     people = frame.people
     answers = [track_answer(people, row) for row in range(len(people))]
     record = {
@@ -62,6 +66,8 @@ def frame_record(frame: FrameRecord, frame_size, json_dir: Path, crops: Optional
             }
         )
     record["people_data"] = data
+    if zone_names is not None:
+        record["zones"] = frame_occupancy(people, zone_names)
     return record
 
 
@@ -85,8 +91,9 @@ class FramesJson:
         """Streamed one record at a time, so memory stays flat however long the video."""
         with atomic_path(self.target) as tmp, tmp.open("w") as handle:
             handle.write("[")
+            zone_names = None if result.zones is None else result.zones.zone_names
             for count, frame in enumerate(result.frames()):
-                record = frame_record(frame, result.info.frame_size, self.target.parent, self.crops)
+                record = frame_record(frame, result.info.frame_size, self.target.parent, self.crops, zone_names)
                 handle.write(("," if count else "") + "\n" + json.dumps(record, indent=2, allow_nan=False))
             handle.write("\n]\n")
         return {"frames_json": self.target}

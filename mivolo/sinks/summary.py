@@ -4,6 +4,10 @@ Per person: id, first and last seen, frames seen, final age with its spread, gen
 `gender_score` and `gender_vote_share`, age bucket and best crop. Per run: unique people, the
 gender split, the age-bucket histogram, peak concurrent people, frames read / analysed /
 undecodable, time, FPS, whether the source was read to its end, per-stage ms and peak memory.
+With zones or lines declared, each person also has `zones_visited`, `dwell_s` per zone,
+`zone_visits` (entry, exit, dwell) and `line_crossings` (line, direction, time), and the run has
+`zones` (unique visitors, mean and median dwell, peak occupancy and its time) and `lines` (in and
+out counts), each split `by_gender` and `by_age_bucket` (mivolo.analytics.zone_summary).
 `outputs` always names the video, frames JSON, MOT file and crops folder (null when not
 written), then any other output of the run.
 """
@@ -40,8 +44,15 @@ def person_summary(track, summary_dir: Path, best_crop: Optional[Path]) -> dict:
     }
 
 
-def peak_concurrent(result: RunResult) -> int:
-    return max((len(frame.people) for frame in result.frames()), default=0)
+def people_entries(result: RunResult, folder: Path, crops) -> List[dict]:
+    """The summary's entry for each reported person (with their zones and lines when declared)."""
+    people = []
+    for track in result.tracks:
+        person = person_summary(track, folder, None if crops is None else crops.best(track.best_crop_track))
+        if result.zones is not None:
+            person.update(result.zones.person_entry(track.track_id))
+        people.append(person)
+    return people
 
 
 class Summary:
@@ -62,15 +73,12 @@ class Summary:
 
     def document(self, result: RunResult) -> dict:
         folder, stats = self.target.parent, result.stats
-        people = [
-            person_summary(track, folder, None if self.crops is None else self.crops.best(track.best_crop_track))
-            for track in result.tracks
-        ]
+        people = people_entries(result, folder, self.crops)
         genders = [p["gender"] for p in people]
         buckets = [p["age_bucket"] for p in people]
         outputs = {name: None for name in ALWAYS_LISTED_OUTPUTS}
         outputs.update(result.outputs)
-        return {
+        document = {
             "version": SUMMARY_JSON_VERSION,
             "source": result.info.source,
             "settings": result.info.settings,
@@ -78,7 +86,7 @@ class Summary:
                 "unique_people": len(people),
                 "gender": {"man": genders.count("man"), "woman": genders.count("woman"), "unknown": genders.count(None)},
                 "age_buckets": {name: buckets.count(name) for name, _, _ in AGE_BUCKETS},
-                "peak_concurrent_people": peak_concurrent(result),
+                "peak_concurrent_people": result.figures().peak_concurrent,
                 "frames_read": stats.frames_read,
                 "frames_analysed": stats.frames_analysed,
                 "frames_corrupt": stats.frames_corrupt,
@@ -94,6 +102,10 @@ class Summary:
             "people": people,
             "outputs": {name: relative_to(path, folder) for name, path in outputs.items()},
         }
+        if result.zones is not None:
+            document["run"]["zones"] = result.zones.zones
+            document["run"]["lines"] = result.zones.lines
+        return document
 
     def close(self, result: RunResult) -> Dict[str, Optional[Path]]:
         write_json_atomic(self.target, self.document(result))

@@ -8,34 +8,8 @@ from typing import Optional, Tuple
 
 import numpy as np
 
+from mivolo.core.demographics import AGE_BUCKETS, GENDER_WORDS, age_bucket, gender_word  # noqa: F401 (re-exported)
 from mivolo.core.record import People, gender_name, optional
-
-AGE_BUCKETS = (
-    ("age_under_13", 0, 12),
-    ("age_teen", 13, 19),
-    ("age_twenty", 20, 29),
-    ("age_thirty", 30, 39),
-    ("age_forty", 40, 49),
-    ("age_fifty", 50, 59),
-    ("age_sixty", 60, 69),
-    ("age_seventy", 70, None),
-)
-GENDER_WORDS = {"male": "man", "female": "woman"}
-
-
-def age_bucket(age: Optional[float]) -> Optional[str]:
-    """The bucket of the age as shown (rounded to whole years)."""
-    if age is None:
-        return None
-    years = max(0, int(round(age)))
-    for name, low, high in AGE_BUCKETS:
-        if years >= low and (high is None or years <= high):
-            return name
-    return None
-
-
-def gender_word(gender: Optional[str]) -> Optional[str]:
-    return GENDER_WORDS.get(gender) if gender is not None else None
 
 
 def rounded(value: Optional[float], digits: int) -> Optional[float]:
