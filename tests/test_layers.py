@@ -70,11 +70,11 @@ def test_the_layer_check_catches_a_backward_import(tmp_path, monkeypatch):
 )
 def test_command_lines_build_their_help_without_the_heavy_libraries(module):
     """--help and argument errors must answer at once: building a parser imports no torch,
-    ultralytics, scipy or supervision (seconds to import), only what argparse needs."""
+    ultralytics, scipy, supervision or ray (seconds to import), only what argparse needs."""
     code = (
         f"import sys, importlib; m = importlib.import_module({module!r}); "
         "getattr(m, 'build_parser', None) and m.build_parser(); "
-        "print(sorted(name for name in ('torch', 'ultralytics', 'scipy', 'supervision', 'onnxruntime', 'openvino') if name in sys.modules))"
+        "print(sorted(name for name in ('torch', 'ultralytics', 'scipy', 'supervision', 'onnxruntime', 'openvino', 'ray') if name in sys.modules))"
     )
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert loaded == "[]"

@@ -40,6 +40,7 @@ from mivolo.tracking.tracker import DEFAULT_TRACKER, TrackerConfig, load_tracker
 
 if TYPE_CHECKING:  # the models' modules load torch and ultralytics: only once there is work to do
     from mivolo.core.runtime import Runtime
+    from mivolo.jobs.image_job import ImageRunResult
     from mivolo.jobs.pipeline import PipelineSettings
     from mivolo.jobs.video_job import VideoJobSettings, VideoRunResult
     from mivolo.model.predictor import Predictor
@@ -73,9 +74,11 @@ examples:
   python demo.py --input video.mp4 --output out --reid osnet_x0_25_msmt17 --reid-merge
   python demo.py --input video.mp4 --output out --draw --zones zones.yaml --report --heatmap --blur-faces
   python demo.py --input video.mp4 --output out --draw --device cuda --half --batch 16 --tracker botsort_static.yaml
+  python demo.py --input /shared/videos --output /shared/out --engine ray --ray-address auto --save-json --resume
 
 Ctrl-C or SIGTERM during a video stops after the current frame and still writes the video,
-the JSON files and the summary up to that frame.
+the JSON files and the summary up to that frame. With --engine ray it stops the fleet: finished
+videos keep their outputs, unfinished ones leave none, and OUTPUT/fleet_summary.json says which.
 
 exit codes: 0 done (bad files in a folder are skipped and counted), 2 bad input or weights,
 130/143 stopped by SIGINT/SIGTERM (outputs written).
@@ -88,6 +91,16 @@ AGGREGATIONS = {
     "global": AggregationMode.GLOBAL,
 }
 EXIT_BY_SIGNAL = {"SIGINT": 130, "SIGTERM": 143}
+ENGINES = ("local", "ray")
+DEFAULT_MAX_RETRIES = 2
+# flags of --engine ray only: given with the local engine they would be silently ignored
+RAY_ONLY_FLAGS = (
+    ("ray_address", "--ray-address"),
+    ("workers", "--workers"),
+    ("gpus_per_worker", "--gpus-per-worker"),
+    ("max_retries", "--max-retries"),
+    ("resume", "--resume"),
+)
 VIDEO_ONLY_FLAGS = (
     ("reid", "--reid"),
     ("reid_merge", "--reid-merge"),
@@ -232,6 +245,38 @@ def add_video_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
+    fleet = parser.add_argument_group("engine (many videos on a Ray cluster, see docs/ray.md)")
+    fleet.add_argument(
+        "--engine",
+        choices=ENGINES,
+        default="local",
+        help="local = this process (default); ray = a pool of Ray workers, each loading the models once, videos "
+        "handed to free workers, images through Ray Data; --output must be on storage every node sees",
+    )
+    fleet.add_argument(
+        "--ray-address", metavar="ADDR", help="join this Ray cluster (e.g. auto or HOST:6379; default: start a local Ray)"
+    )
+    fleet.add_argument(
+        "--workers", type=int, metavar="N", help="Ray workers (default: one per GPU, else one per 4 CPUs)"
+    )
+    fleet.add_argument(
+        "--gpus-per-worker",
+        type=float,
+        metavar="G",
+        help="GPUs each Ray worker reserves; 0.5 puts two on a GPU (default 1 on a cluster with GPUs, else 0)",
+    )
+    fleet.add_argument(
+        "--max-retries",
+        type=int,
+        metavar="N",
+        help=f"times a video is started afresh on another worker when its worker dies (default {DEFAULT_MAX_RETRIES})",
+    )
+    fleet.add_argument(
+        "--resume", action="store_true", help="skip the videos whose outputs in --output are complete (--engine ray)"
+    )
+
+
 def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=prog,
@@ -266,6 +311,7 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
         help="where the JSON goes (default OUTPUT/images.json, OUTPUT/<name>_frames.json, which it implies); "
         "a folder when the input gives several",
     )
+    add_engine_arguments(parser)
     add_run_arguments(parser)
     return parser
 
@@ -317,6 +363,29 @@ def warn_ignored_for_images(args: argparse.Namespace, inputs: Inputs) -> None:
     given = [flag for attribute, flag in VIDEO_ONLY_FLAGS if getattr(args, attribute) not in (None, 0, [], False)]
     if given:
         print(f"{PROG}: note: {', '.join(given)} apply to videos; the input has only images", file=sys.stderr)
+
+
+def check_engine(args: argparse.Namespace, inputs: Inputs) -> None:
+    """--engine ray's flags and what it cannot do, before anything is started."""
+    if args.engine != "ray":
+        given = [flag for attribute, flag in RAY_ONLY_FLAGS if getattr(args, attribute) not in (None, False)]
+        if given:
+            raise MiVOLOError(f"{', '.join(given)} {'needs' if len(given) == 1 else 'need'} --engine ray")
+        return
+    for flag, value, minimum in (("--workers", args.workers, 1), ("--gpus-per-worker", args.gpus_per_worker, 0),
+                                 ("--max-retries", args.max_retries, 0)):  # fmt: skip
+        if value is not None and value < minimum:
+            raise MiVOLOError(f"{flag} must be at least {minimum}, got {value:g}")
+    webcams = [source.display_name for source in inputs.videos if source.kind is VideoSourceKind.WEBCAM]
+    if webcams:
+        raise MiVOLOError(f"--engine ray cannot read {webcams[0]}: a Ray worker may run on another machine; use --engine local")
+    for attribute, flag in (("json_output_path", "--json-output-path"), ("crops_dir", "--crops-dir")):
+        if getattr(args, attribute):
+            raise MiVOLOError(f"--engine ray writes every output under --output (staged there, then moved into place): drop {flag}")
+    if args.device is not None and ":" in args.device:
+        raise MiVOLOError(f"Ray gives each worker its GPU: use --device cuda (or cpu) with --engine ray, not {args.device}")
+    if args.device == "cpu" and args.gpus_per_worker:
+        raise MiVOLOError("--gpus-per-worker with --device cpu: the workers would hold GPUs they do not use")
 
 
 @dataclass
@@ -379,6 +448,7 @@ def plan_run(args: argparse.Namespace) -> DemoPlan:
     check_model_arguments(args)
     aggregation = aggregation_settings(args)
     inputs = resolve_inputs(args.input, exclude=own_folders(args))
+    check_engine(args, inputs)
     warn_ignored_for_images(args, inputs)
     tracker = reid_model = None
     if inputs.videos:
@@ -475,10 +545,10 @@ def print_video_summary(result: "VideoRunResult") -> None:
     print(f"Summary saved to: {outputs['summary_json']}")
 
 
-def run_image_inputs(predictor: "Predictor", args: argparse.Namespace, plan: DemoPlan) -> None:
+def run_image_inputs(predictor: "Predictor", args: argparse.Namespace, plan: DemoPlan) -> "ImageRunResult":
     from mivolo.jobs.image_job import run_images
 
-    summary = run_images(
+    return run_images(
         predictor,
         plan.inputs.images,
         plan.output_dir,
@@ -487,6 +557,9 @@ def run_image_inputs(predictor: "Predictor", args: argparse.Namespace, plan: Dem
         progress=not args.no_progress,
         max_pixels=args.max_image_pixels,
     )
+
+
+def print_image_summary(summary: "ImageRunResult") -> None:
     print(
         f"Processed {summary.processed}/{summary.images} images in {summary.seconds:.2f} s, "
         f"{summary.people} people found, {summary.failed} failed"
@@ -542,45 +615,126 @@ def run_video_inputs(
     return 0
 
 
+@dataclass(frozen=True)
+class ModelLoader:
+    """The run's models, loaded where the work runs: in this process, or once in each Ray worker.
+    It is sent to the workers, so it holds the arguments, never the models."""
+
+    args: argparse.Namespace
+    reid_model: Optional[str] = None
+    wrap_detector: Optional[Callable] = None  # replaces the detector in video runs (benchmarks' scripted people)
+
+    def runtime(self, threads: Optional[int] = None) -> "Runtime":
+        """`threads`: a Ray worker's share of the CPUs, unless --threads says otherwise."""
+        args = self.args
+        if threads is not None and args.threads is None:
+            args = argparse.Namespace(**{**vars(args), "threads": threads})
+        return runtime_of(args)
+
+    def predictor(self, runtime: "Runtime") -> "Predictor":
+        from mivolo.model.predictor import Predictor
+        from mivolo.model.weights import resolve_weights
+
+        # resolved where the models load: a worker on another node has its own hub cache
+        detector_weights, checkpoint = resolve_weights(self.args.detector_weights, self.args.checkpoint)
+        return Predictor(
+            detector_weights=detector_weights,
+            checkpoint=checkpoint,
+            runtime=runtime,
+            with_persons=self.args.with_persons,
+            disable_faces=self.args.disable_faces,
+            detector_imgsz=self.args.detector_imgsz,
+            verbose=self.args.verbose,
+        )
+
+    def prepare_for_videos(self, predictor: "Predictor", pipeline: "PipelineSettings", runtime: "Runtime"):
+        """Tune the predictor for video batches; the Re-ID encoder (None without a model)."""
+        from mivolo.jobs.pipeline import tune_for_speed
+
+        tune_for_speed(predictor, pipeline)
+        if self.wrap_detector is not None:
+            predictor.detector = self.wrap_detector(predictor.detector)
+        return load_reid(self.reid_model, runtime)
+
+    def __call__(self, threads: int):
+        """A Ray video worker's models: (predictor, pipeline settings, Re-ID encoder)."""
+        runtime = self.runtime(threads)
+        pipeline = pipeline_settings(self.args, runtime)
+        predictor = self.predictor(runtime)
+        return predictor, pipeline, self.prepare_for_videos(predictor, pipeline, runtime)
+
+    def image_predictor(self, threads: int) -> "Predictor":
+        """A Ray Data image worker's predictor."""
+        return self.predictor(self.runtime(threads))
+
+
 def run(args: argparse.Namespace, wrap_detector: Optional[Callable] = None) -> int:
     """The whole demo run; `wrap_detector` replaces the detector (benchmarks' scripted people)."""
     plan = plan_run(args)
+    loader = ModelLoader(args, plan.reid_model, wrap_detector)
     # held until the run ends, however it ends; it creates the output folder (removed again if
     # the run fails before writing anything there)
     with RunLock(plan.output_dir, [output_plan.name for output_plan in plan.output_plans()]):
         from mivolo.model.weights import resolve_weights
 
-        detector_weights, checkpoint = resolve_weights(args.detector_weights, args.checkpoint)
+        resolve_weights(args.detector_weights, args.checkpoint)  # a missing file or download fails here, first
+        if args.engine == "ray":
+            return run_on_ray(args, plan, loader)
         runtime = runtime_of(args)
         pipeline = pipeline_settings(args, runtime) if plan.inputs.videos else None
         first_reader = open_first_video(plan, args.max_height)
         try:
-            from mivolo.jobs.pipeline import tune_for_speed
-            from mivolo.model.predictor import Predictor
-
-            predictor = Predictor(
-                detector_weights=detector_weights,
-                checkpoint=checkpoint,
-                runtime=runtime,
-                with_persons=args.with_persons,
-                disable_faces=args.disable_faces,
-                detector_imgsz=args.detector_imgsz,
-                verbose=args.verbose,
-            )
+            predictor = loader.predictor(runtime)
             if plan.json_path is not None or plan.json_folder is not None:
                 ensure_writable_dir(plan.json_folder or plan.json_path.parent)
             if plan.inputs.images:
-                run_image_inputs(predictor, args, plan)
+                print_image_summary(run_image_inputs(predictor, args, plan))
             if not plan.inputs.videos:
                 return 0
-            tune_for_speed(predictor, pipeline)
-            if wrap_detector is not None:
-                predictor.detector = wrap_detector(predictor.detector)
-            encoder = load_reid(plan.reid_model, runtime)
+            encoder = loader.prepare_for_videos(predictor, pipeline, runtime)
             return run_video_inputs(predictor, plan, video_settings(args, plan, pipeline), first_reader, encoder)
         finally:
             if first_reader is not None:
                 first_reader.close()
+
+
+def run_on_ray(args: argparse.Namespace, plan: DemoPlan, loader: ModelLoader) -> int:
+    """--engine ray: the images through Ray Data, then the videos on a pool of workers."""
+    from mivolo.jobs.fleet import FleetSettings, FleetStopped, run_fleet
+
+    fleet = FleetSettings(
+        address=args.ray_address,
+        workers=args.workers,
+        gpus_per_worker=0.0 if args.device == "cpu" else args.gpus_per_worker,  # CPU workers hold no GPU
+        max_retries=DEFAULT_MAX_RETRIES if args.max_retries is None else args.max_retries,
+        resume=args.resume,
+        progress=not args.no_progress,
+    )
+    if plan.inputs.images:
+        from mivolo.jobs.fleet_images import run_images_on_ray
+
+        names = tuple(image_names(plan.inputs.images))
+        output_plan = OutputPlan(IMAGE_RUN, plan.output_dir, IMAGE_RUN_NAME, plan.image_json_path(), names)
+        print_image_summary(run_images_on_ray(loader.image_predictor, plan.inputs.images, output_plan, args, fleet, args.max_image_pixels))
+    if not plan.inputs.videos:
+        return 0
+    from mivolo.jobs.pipeline import PipelineSettings
+
+    try:
+        report = run_fleet(loader, plan.inputs.videos, video_settings(args, plan, PipelineSettings()), fleet)
+    except KeyboardInterrupt:
+        print(f"Fleet stopped (SIGINT); see {plan.output_dir / 'fleet_summary.json'}")
+        return EXIT_BY_SIGNAL["SIGINT"]
+    except FleetStopped as stop:
+        print(f"Fleet stopped ({stop.signal_name}); see {plan.output_dir / 'fleet_summary.json'}")
+        return EXIT_BY_SIGNAL[stop.signal_name]
+    counts = ", ".join(f"{report.count(status)} {status}" for status in ("done", "skipped", "failed"))
+    print(f"Videos: {counts}; {report.frames_this_run} frames at {report.fleet_fps():.2f} FPS across {report.workers} workers")
+    print(f"Fleet summary saved to: {report.path}")
+    failed = [entry for entry in report.entries.values() if entry.status == "failed"]
+    if failed and len(report.entries) == 1:
+        raise MiVOLOError(f"{failed[0].input}: {failed[0].error}")  # one video: its failure is the run's, as locally
+    return 0
 
 
 def main(argv: Optional[List[str]] = None, wrap_detector: Optional[Callable] = None, prog: str = PROG) -> int:

@@ -4,12 +4,14 @@ and the run's counts. A person is one record whether seen by face, body or both;
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Dict, Iterable, List, Optional
 
+from mivolo.core.errors import MiVOLOError
 from mivolo.core.record import NO_INDEX, FrameRecord, People, box_or_none, gender_name, optional
-from mivolo.io.safe_output import write_json_atomic
+from mivolo.io.safe_output import atomic_path
 from mivolo.sinks.annotated import annotated_image_name
 from mivolo.sinks.base import IMAGE_RUN, OutputPlan, RunInfo, RunResult, SinkSpec
 from mivolo.sinks.crops import crop_names
@@ -47,6 +49,16 @@ class ImageRunSummary:
     seconds: float = 0.0
     errors: List[str] = field(default_factory=list)
 
+    def add(self, people: int) -> None:
+        self.images += 1
+        self.processed += 1
+        self.people += people
+
+    def add_failure(self, error: str) -> None:
+        self.images += 1
+        self.failed += 1
+        self.errors.append(error)
+
 
 class ImagesJson:
     needs_every_frame = False
@@ -64,12 +76,8 @@ class ImagesJson:
     def open(self, info: RunInfo) -> None:
         pass
 
-    def write(self, frame: FrameRecord) -> None:
-        self.summary.images += 1
-        if frame.corrupt:
-            self.summary.failed += 1
-            self.summary.errors.append(f"{frame.source}: {frame.error}")
-            return
+    def record(self, frame: FrameRecord) -> dict:
+        """A readable image's entry in `images` (also what a Ray Data image worker returns)."""
         people = [person_record(frame.people, row) for row in range(len(frame.people))]
         if self.crops is not None:
             for row, person in enumerate(people):
@@ -78,16 +86,33 @@ class ImagesJson:
         record = {"path": frame.source, "width": width, "height": height, "people": people, "annotated_image": None}
         if self.draw:
             record["annotated_image"] = annotated_image_name(frame.name)
-        self.records.append(record)
-        self.summary.processed += 1
-        self.summary.people += len(people)
+        return record
+
+    def write(self, frame: FrameRecord) -> None:
+        if frame.corrupt:
+            self.summary.add_failure(f"{frame.source}: {frame.error}")
+        else:
+            record = self.record(frame)
+            self.records.append(record)
+            self.summary.add(len(record["people"]))
 
     def close(self, result: RunResult) -> Dict[str, Optional[Path]]:
         self.summary.seconds = round(result.stats.seconds, 3)
-        write_json_atomic(
-            self.target, {"version": IMAGES_JSON_VERSION, "images": self.records, "summary": asdict(self.summary)}
-        )
+        write_images_json(self.target, self.records, self.summary)
         return {"images_json": self.target}
+
+
+def write_images_json(target: Path, records: Iterable[dict], summary: ImageRunSummary) -> Path:
+    """The whole document, the records streamed one at a time (a Ray run's may not fit in memory)."""
+    try:
+        with atomic_path(target) as tmp, tmp.open("w") as handle:
+            handle.write(f'{{\n  "version": {IMAGES_JSON_VERSION},\n  "images": [')
+            for count, record in enumerate(records):
+                handle.write(("," if count else "") + "\n" + json.dumps(record, indent=2, allow_nan=False))
+            handle.write(f'\n  ],\n  "summary": {json.dumps(asdict(summary), indent=2, allow_nan=False)}\n}}\n')
+    except ValueError as exc:
+        raise MiVOLOError(f"{target}: not written: the data is not strict JSON ({exc})") from exc
+    return Path(target)
 
 
 def _build(options, plan: OutputPlan):
