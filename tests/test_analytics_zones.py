@@ -10,7 +10,7 @@ screen). Visits and crossings need 3 frames in a row (the default `--crossing-fr
 import numpy as np
 import pytest
 
-from mivolo.analytics.anchors import anchor_points, anchor_position
+from mivolo.analytics.anchors import anchor_points, anchor_position, person_boxes
 from mivolo.analytics.run_figures import frame_figures
 from mivolo.analytics.zone_summary import PersonFacts, frame_occupancy, summarise
 from mivolo.analytics.zone_tracker import IN, OUT, ZoneTracker
@@ -221,7 +221,7 @@ def test_the_zones_are_looked_up_as_supervisions_polygon_zone_triggers():
         assert np.array_equal(inside[:, column], expected)
     for anchor in ANCHORS:  # the points are supervision's Positions
         expected = detections.get_anchors_coordinates(anchor_position(anchor))
-        assert np.allclose(anchor_points(people, anchor), expected)
+        assert np.allclose(anchor_points(person_boxes(people), anchor), expected)
     assert 0 < inside.sum() < inside.size
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -34,6 +35,8 @@ FRAMES = 12
 
 # MiVOLO (random weights, on the CPU) is the slow part: estimated on a track's first frame, then every 4th
 FAST = ("--estimate-policy", "interval", "--estimate-after", "1", "--estimate-every", "4")
+# the analytics outputs a local run writes must come from a Ray run too
+ANALYTICS = ("--zone", "left:0,0,0.5,0,0.5,1,0,1", "--line", "middle:0.5,0,0.5,1", "--people-csv", "--report")
 
 
 @pytest.fixture(scope="module")
@@ -74,9 +77,10 @@ def base_args(media_input, out, detector_path, legacy_checkpoint_path, *extra):
 
 
 def video_outputs(out: Path, name: str) -> dict:
-    """Everything the run wrote for one video, in comparable form (timing aside)."""
+    """Everything the run wrote for one video, in comparable form (timing aside: a report holds
+    the run's time, so only its presence is compared)."""
     found = collect(out, out)
-    return {path: value for path, value in found.items() if name in path}
+    return {path: "written" if path.endswith("_report.html") else value for path, value in found.items() if name in path}
 
 
 def fleet_summary(out: Path) -> dict:
@@ -94,22 +98,41 @@ def no_staging_left(out: Path) -> bool:
 @pytest.fixture(scope="module")
 def local_run(media, detector_path, legacy_checkpoint_path, tmp_path_factory):
     out = tmp_path_factory.mktemp("local") / "out"
-    assert demo.main(base_args(media["videos"], out, detector_path, legacy_checkpoint_path, "--save-json")) == 0
+    assert demo.main(base_args(media["videos"], out, detector_path, legacy_checkpoint_path, "--save-json", *ANALYTICS)) == 0
     return out
 
 
 @pytest.fixture(scope="module")
 def ray_run(ray_session, media, detector_path, legacy_checkpoint_path, tmp_path_factory):
     out = tmp_path_factory.mktemp("ray") / "out"
-    args = base_args(media["videos"], out, detector_path, legacy_checkpoint_path, "--save-json", "--engine", "ray", "--workers", "2")
+    args = base_args(media["videos"], out, detector_path, legacy_checkpoint_path, "--save-json", *ANALYTICS, "--engine", "ray", "--workers", "2")
     assert demo.main(args) == 0
     return out
+
+
+def test_the_fleet_report_shows_the_fleet_summary(ray_run):
+    page = (ray_run / "fleet_report.html").read_text()
+    assert not re.search(r'(src|href)="(https?:)?//', page), "the report must not reach the network"
+    summary = fleet_summary(ray_run)
+    totals = dict(re.findall(r'data-key="([^"]+)">([^<]*)<', page.split('<table id="totals">')[1].split("</table>")[0]))
+    assert (int(totals["people"]), int(totals["done"]), int(totals["failed"])) == (
+        summary["totals"]["people"], 3, 1)  # fmt: skip
+    assert summary["totals"]["people"] == sum(video["people"] or 0 for video in summary["videos"]) > 0
+    for video in summary["videos"]:
+        row = re.search(f'<tr data-video="{video["name"]}">(.*?)</tr>', page).group(1)
+        assert f'<td data-key="status">{video["status"]}</td>' in row
+        if video["status"] == "done":
+            assert f'href="{video["name"]}_report.html"' in row and f'href="{video["summary"]}"' in row
+    buckets = dict(re.findall(r'data-key="([^"]+)">([^<]*)<', page.split('<table id="age_buckets">')[1].split("</table>")[0]))
+    assert {name: int(count) for name, count in buckets.items()} == summary["totals"]["age_buckets"]
 
 
 def test_every_video_gets_the_local_runs_outputs_and_the_corrupt_one_is_recorded(local_run, ray_run, capsys):
     for name in GOOD_VIDEOS:
         found = video_outputs(ray_run, name)
-        assert f"{name}_summary.json" in found and f"out_{name}.avi" in found and f"{name}_frames.json" in found
+        expected = (f"{name}_summary.json", f"out_{name}.avi", f"{name}_frames.json", f"{name}_events.csv", f"{name}_people.csv",
+                    f"{name}_report.html")  # fmt: skip
+        assert set(expected) <= set(found)
         assert found == video_outputs(local_run, name), name
     summary = fleet_summary(ray_run)
     by_name = {video["name"]: video for video in summary["videos"]}
@@ -126,7 +149,7 @@ def test_every_video_gets_the_local_runs_outputs_and_the_corrupt_one_is_recorded
 
 def test_resume_skips_the_finished_videos(ray_run, media, detector_path, legacy_checkpoint_path):
     before = {path: path.stat().st_mtime_ns for path in ray_run.rglob("*") if path.is_file() and "walk" in path.name}
-    args = base_args(media["videos"], ray_run, detector_path, legacy_checkpoint_path, "--save-json", "--engine", "ray", "--resume")
+    args = base_args(media["videos"], ray_run, detector_path, legacy_checkpoint_path, "--save-json", *ANALYTICS, "--engine", "ray", "--resume")
     assert demo.main(args) == 0
     assert statuses(ray_run) == {**dict.fromkeys(GOOD_VIDEOS, "skipped"), "broken": "failed"}
     assert {path: path.stat().st_mtime_ns for path in before} == before  # not one output rewritten
@@ -180,7 +203,7 @@ def test_a_worker_killed_mid_video_has_its_video_retried_and_finished(
 
     killer = threading.Thread(target=kill_first_worker_mid_video)
     killer.start()
-    args = base_args(media["one"], out, detector_path, legacy_checkpoint_path, "--save-json", "--engine", "ray", "--workers", "1")
+    args = base_args(media["one"], out, detector_path, legacy_checkpoint_path, "--save-json", *ANALYTICS, "--engine", "ray", "--workers", "1")
     assert demo.main(args) == 0
     killer.join()
     (victim,) = fleet_summary(out)["videos"]
@@ -194,7 +217,7 @@ def test_ctrl_c_keeps_finished_videos_whole_and_leaves_no_final_file_of_the_othe
     ray_session, media, local_run, detector_path, legacy_checkpoint_path, tmp_path
 ):
     out = tmp_path / "out"
-    args = base_args(media["two"], out, detector_path, legacy_checkpoint_path, "--save-json", "--engine", "ray",
+    args = base_args(media["two"], out, detector_path, legacy_checkpoint_path, "--save-json", *ANALYTICS, "--engine", "ray",
                      "--workers", "1", "--ray-address", ray_session)  # fmt: skip
     driver = subprocess.Popen([sys.executable, "demo.py", *args], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:

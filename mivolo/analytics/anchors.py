@@ -20,15 +20,19 @@ def anchor_position(anchor: str):
     return sv.Position[SUPERVISION_POSITIONS[anchor]]
 
 
-def person_detections(people: People):
-    """The people as supervision Detections: body boxes (estimated for face-only people) with track IDs."""
+def person_boxes(people: People) -> np.ndarray:
+    """N x 4 float64: the body boxes, estimated from the face for face-only people."""
+    return people.tracking_xyxy.astype(np.float64)
+
+
+def person_detections(boxes: np.ndarray, track_id: np.ndarray):
+    """The people's boxes (`person_boxes`) as supervision Detections with their track IDs."""
     import supervision as sv
 
-    return sv.Detections(xyxy=people.tracking_xyxy.astype(np.float64), tracker_id=people.track_id.astype(int))
+    return sv.Detections(xyxy=boxes, tracker_id=track_id.astype(int))
 
 
-def anchor_points(people: People, anchor: str) -> np.ndarray:
-    """N x 2 pixel points, one per person."""
-    boxes = people.tracking_xyxy.astype(np.float64)
+def anchor_points(boxes: np.ndarray, anchor: str) -> np.ndarray:
+    """N x 2 pixel points, one per person's box (`person_boxes`)."""
     share = VERTICAL_SHARE[anchor]
     return np.stack([(boxes[:, 0] + boxes[:, 2]) / 2, boxes[:, 1] + share * (boxes[:, 3] - boxes[:, 1])], axis=1)

@@ -20,7 +20,7 @@ from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 
-from mivolo.analytics.anchors import anchor_points, anchor_position, person_detections
+from mivolo.analytics.anchors import anchor_points, anchor_position, person_boxes, person_detections
 from mivolo.analytics.zones import ZoneSet
 from mivolo.core.record import People
 
@@ -131,20 +131,21 @@ class ZoneTracker:
         n = len(people)
         inside = np.zeros((n, self._masks.shape[2]), bool)
         crossings = np.zeros((n, len(self._lines)), np.int8)
+        boxes = person_boxes(people)
         if n:
             if self._masks.shape[2]:
-                x, y = np.rint(anchor_points(people, self.zones.anchor)).astype(int).T
+                x, y = np.rint(anchor_points(boxes, self.zones.anchor)).astype(int).T
                 height, width = self._masks.shape[:2]
                 on_mask = (x >= 0) & (y >= 0) & (x < width) & (y < height)
                 inside = self._masks[np.clip(y, 0, height - 1), np.clip(x, 0, width - 1)] & on_mask[:, None]
-            detections = person_detections(people) if self._lines else None
+            detections = person_detections(boxes, people.track_id) if self._lines else None
             for column, line in enumerate(self._lines):
                 crossed_in, crossed_out = line.trigger(detections)
                 crossings[crossed_in, column] = IN_CODE
                 crossings[crossed_out, column] = OUT_CODE
         else:
             for line in self._lines:  # ages the lines' memory of tracks no longer seen
-                line.trigger(person_detections(people))
+                line.trigger(person_detections(boxes, people.track_id))
         for row, track_id in enumerate(int(t) for t in people.track_id):
             track = self.tracks.setdefault(track_id, TrackZones())
             for column, zone in enumerate(self.zones.zones):

@@ -709,9 +709,13 @@ def run_on_ray(args: argparse.Namespace, plan: DemoPlan, loader: ModelLoader) ->
         max_retries=DEFAULT_MAX_RETRIES if args.max_retries is None else args.max_retries,
         resume=args.resume,
         progress=not args.no_progress,
+        report=args.report,
     )
     if plan.inputs.images:
         from mivolo.jobs.fleet_images import run_images_on_ray
+
+        if args.report:  # its gallery holds every person of every image: not for a Ray Data run's scale
+            print("note: --report with --engine ray reports the videos and the fleet; an image run's report needs --engine local")
 
         names = tuple(image_names(plan.inputs.images))
         output_plan = OutputPlan(IMAGE_RUN, plan.output_dir, IMAGE_RUN_NAME, plan.image_json_path(), names)

@@ -42,6 +42,7 @@ from mivolo.io.safe_output import write_json_atomic
 from mivolo.io.sources import VideoSource
 from mivolo.jobs.video_job import VideoJobSettings, run_video
 from mivolo.sinks.base import VIDEO_RUN, OutputPlan, planned_outputs
+from mivolo.sinks.fleet_report import write_fleet_report
 from mivolo.sinks.registry import build_sinks
 
 FLEET_SUMMARY_NAME = "fleet_summary.json"
@@ -67,6 +68,7 @@ class FleetSettings:
     max_retries: int = 2
     resume: bool = False
     progress: bool = True
+    report: bool = False  # also OUTPUT/fleet_report.html (--report)
 
 
 @dataclass(frozen=True)
@@ -194,6 +196,7 @@ class FleetReport:
     started: float = field(default_factory=time.perf_counter)
     frames_this_run: int = 0
     stopped_by: Optional[str] = None
+    html: bool = False  # also the page (mivolo.sinks.fleet_report)
 
     @property
     def path(self) -> Path:
@@ -237,7 +240,12 @@ class FleetReport:
         }
 
     def write(self) -> Path:
-        return write_json_atomic(self.path, self.document())
+        """The summary (and the page), rewritten after every event: also the live state."""
+        document = self.document()
+        write_json_atomic(self.path, document)
+        if self.html:
+            write_fleet_report(self.output_dir, document, FLEET_SUMMARY_NAME)
+        return self.path
 
 
 # ---- staging and resuming ---------------------------------------------------------------------
@@ -496,7 +504,8 @@ def run_fleet(load: ModelLoad, sources: List[VideoSource], settings: VideoJobSet
     also written to OUTPUT/fleet_summary.json. SIGINT raises KeyboardInterrupt and SIGTERM
     FleetStopped once the fleet has been stopped and recorded."""
     output_dir = settings.output_dir
-    report = FleetReport(output_dir, {source.name: VideoEntry(source.name, source.display_name) for source in sources})
+    entries = {source.name: VideoEntry(source.name, source.display_name) for source in sources}
+    report = FleetReport(output_dir, entries, html=fleet.report)
     todo = []
     for source in sources:
         finished = finished_summary(settings, source.name) if fleet.resume else None

@@ -28,14 +28,16 @@ from mivolo.jobs.image_job import ImageRunResult
 from mivolo.sinks.base import IMAGE_RUN, OutputPlan, RunInfo, RunResult, RunStats
 from mivolo.sinks.images_json import IMAGES_JSON_NAME, ImageRunSummary, ImagesJson, write_images_json
 from mivolo.sinks.registry import build_sinks
+from mivolo.sinks.report import Report
 
 IMAGE_BATCH = 16  # images per map_batches call: enough to amortise a call, few enough to balance actors
 SHARD_RECORDS = 1000
 
 
 def image_sinks(options, plan: OutputPlan):
-    """The image run's sinks: (the images.json sink, the others: annotated images, crops)."""
-    sinks = build_sinks(options, plan)
+    """The image run's sinks: (the images.json sink, the others: annotated images, crops). Not the
+    report: its gallery of every person would grow with the images (demo.py says so)."""
+    sinks = [sink for sink in build_sinks(options, plan) if not isinstance(sink, Report)]
     json_sink = next(sink for sink in sinks if isinstance(sink, ImagesJson))
     return json_sink, [sink for sink in sinks if sink is not json_sink]
 

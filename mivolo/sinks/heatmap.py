@@ -12,7 +12,7 @@ from typing import Dict, List, Optional
 
 import numpy as np
 
-from mivolo.analytics.anchors import anchor_points
+from mivolo.analytics.anchors import anchor_points, person_boxes
 from mivolo.analytics.zones import DEFAULT_ANCHOR, zone_set_of
 from mivolo.core.privacy import blur_faces
 from mivolo.core.record import FrameRecord
@@ -45,7 +45,7 @@ class Heatmap:
         if self.background is None:
             self.background = blur_faces(frame.image, frame.people.face_xyxy) if self.blur else frame.image.copy()
         height, width = self.counts.shape
-        points = np.round(anchor_points(frame.people, self.anchor)).astype(np.int64)
+        points = np.round(anchor_points(person_boxes(frame.people), self.anchor)).astype(np.int64)
         points = points[(points[:, 0] >= 0) & (points[:, 0] < width) & (points[:, 1] >= 0) & (points[:, 1] < height)]
         np.add.at(self.counts, (points[:, 1], points[:, 0]), 1.0)
 

@@ -63,12 +63,12 @@ def _img(image_base64: str, alt: str, mime: str) -> str:
     )
 
 
-def _cell(value) -> str:
+def cell_text(value) -> str:
     return "" if value is None else html.escape(str(value))
 
 
-def _facts_table(table_id: str, facts: Sequence[Tuple[str, str, object]]) -> str:
-    rows = "".join(f'<tr><th>{html.escape(label)}</th><td data-key="{key}">{_cell(value)}</td></tr>' for key, label, value in facts)
+def facts_table(table_id: str, facts: Sequence[Tuple[str, str, object]]) -> str:
+    rows = "".join(f'<tr><th>{html.escape(label)}</th><td data-key="{key}">{cell_text(value)}</td></tr>' for key, label, value in facts)
     return f'<table id="{table_id}">{rows}</table>'
 
 
@@ -148,7 +148,7 @@ class Report:
             facts.append(("peak_concurrent_people", "Most people in one frame", peak))
         facts += [(f"model_{name}", f"Model: {name}", value) for name, value in self.models.items()]
         facts += [(f"setting_{name}", f"Setting: {name}", value) for name, value in info.settings.items() if name != "zones"]
-        return "<h2>Run</h2>" + _facts_table("run", facts)
+        return "<h2>Run</h2>" + facts_table("run", facts)
 
     def _distributions(self, gallery: List[GalleryEntry]) -> str:
         genders = [entry.facts.get("gender") or "unknown" for entry in gallery]
@@ -161,7 +161,7 @@ class Report:
         bucket_facts = [(n, n.removeprefix("age_").replace("_", " "), buckets.count(n)) for n in names]
         return (
             "<h2>Age and gender</h2>" + chart
-            + '<div class="tables">' + _facts_table("genders", gender_facts) + _facts_table("age_buckets", bucket_facts) + "</div>"
+            + '<div class="tables">' + facts_table("genders", gender_facts) + facts_table("age_buckets", bucket_facts) + "</div>"
         )  # fmt: skip
 
     def _over_time(self, people: TimeBins) -> str:
@@ -177,7 +177,7 @@ class Report:
             header = "<tr><th>zone</th><th>visitors</th><th>mean dwell (s)</th><th>median dwell (s)</th><th>peak</th><th>at (s)</th></tr>"
             rows = "".join(
                 f'<tr data-zone="{html.escape(name)}"><th>{html.escape(name)}</th>'
-                + "".join(f'<td data-key="{key}">{_cell(figures[key])}</td>' for key in
+                + "".join(f'<td data-key="{key}">{cell_text(figures[key])}</td>' for key in
                           ("unique_visitors", "mean_dwell_s", "median_dwell_s", "peak_occupancy", "peak_time_s"))
                 + "</tr>"
                 for name, figures in zones.zones.items()
@@ -200,7 +200,7 @@ class Report:
         for entry in gallery:
             picture = _img(base64.b64encode(entry.thumbnail).decode(), entry.label, "image/jpeg") if entry.thumbnail else ""
             facts = "".join(
-                f'<div>{html.escape(key.replace("_", " "))}: <span data-key="{key}">{_cell(value)}</span></div>'
+                f'<div>{html.escape(key.replace("_", " "))}: <span data-key="{key}">{cell_text(value)}</span></div>'
                 for key, value in entry.facts.items()
             )
             cards.append(f'<figure class="person" data-id="{html.escape(entry.key)}">{picture}<figcaption><b>{html.escape(entry.label)}</b>{facts}</figcaption></figure>')
