@@ -1,4 +1,5 @@
-"""The fold-free Outlooker: equal to F.fold and to timm's Outlooker path, with the checkpoint's names."""
+"""The exportable Outlooker: fold_patches equal to F.fold, the attention equal to timm's either way,
+the checkpoint's names."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from timm.models.volo import OutlookAttention, Outlooker
 
-from mivolo.model.mivolo_model import FoldFreeOutlookAttention, fold_patches
+from mivolo.model.mivolo_model import ExportableOutlookAttention, fold_patches
 from mivolo.devtools.synthetic import random_mivolo
 
 # the published mivolo_d1_224 face+body checkpoint: its 290 tensor names and shapes
@@ -45,14 +46,16 @@ def test_fold_patches_sums_overlapping_windows():
     assert out[0, 0].tolist() == [[1, 2, 1], [2, 4, 2], [1, 2, 1]]
 
 
-def test_fold_free_attention_equals_timm_attention():
+def test_exportable_attention_equals_timm_attention_both_ways():
     torch.manual_seed(0)
     timm_attention = OutlookAttention(dim=192, num_heads=6, kernel_size=3, padding=1, stride=2).eval()
-    fold_free = FoldFreeOutlookAttention.from_timm(timm_attention).eval()
-    assert fold_free.state_dict().keys() == timm_attention.state_dict().keys()
+    exportable = ExportableOutlookAttention.from_timm(timm_attention).eval()
+    assert exportable.state_dict().keys() == timm_attention.state_dict().keys()
     x = torch.randn(2, 28, 28, 192)
     with torch.no_grad():
-        assert torch.equal(fold_free(x), timm_attention(x))
+        assert torch.equal(exportable(x), timm_attention(x))
+        exportable.fold_with_patches = True
+        assert torch.equal(exportable(x), timm_attention(x))
 
 
 def _with_timm_outlookers(model):
@@ -68,32 +71,34 @@ def _with_timm_outlookers(model):
     return reference.eval()
 
 
-def test_network_equals_timm_outlooker_path_and_never_calls_fold(monkeypatch):
+@pytest.mark.parametrize("exporting", [False, True])
+def test_network_equals_timm_outlooker_path_and_folds_without_fold_while_exporting(monkeypatch, exporting):
     model, _ = random_mivolo(224, with_persons=True, seed=3)
     reference = _with_timm_outlookers(model)
     assert {k: v.shape for k, v in model.state_dict().items()} == {k: v.shape for k, v in reference.state_dict().items()}
     x = torch.randn(2, 6, 224, 224, generator=torch.Generator().manual_seed(1))
+    monkeypatch.setattr(torch.onnx, "is_in_onnx_export", lambda: exporting)
     with torch.no_grad():
         expected = reference(x)
-
-        def no_fold(*args, **kwargs):
-            raise AssertionError("F.fold was called")
-
-        monkeypatch.setattr(F, "fold", no_fold)
+        calls = []
+        fold = F.fold
+        monkeypatch.setattr(F, "fold", lambda *args, **kwargs: calls.append(1) or fold(*args, **kwargs))
         actual = model(x)
     assert torch.equal(actual, expected)
+    # eager PyTorch keeps F.fold (faster on a CPU); ONNX, which has no col2im here, gets fold_patches
+    assert len(calls) == (0 if exporting else 4)
 
 
-def test_face_only_variant_uses_the_fold_free_outlookers_too():
+def test_face_only_variant_uses_the_exportable_outlookers_too():
     model, _ = random_mivolo(224, with_persons=False)
     outlookers = [block for block in model.modules() if isinstance(block, Outlooker)]
-    assert len(outlookers) == 4 and all(type(block.attn) is FoldFreeOutlookAttention for block in outlookers)
+    assert len(outlookers) == 4 and all(type(block.attn) is ExportableOutlookAttention for block in outlookers)
 
 
 def test_state_dict_and_parameter_count_unchanged():
     model, _ = random_mivolo(224, with_persons=True)
     outlookers = [block for block in model.modules() if isinstance(block, Outlooker)]
-    assert len(outlookers) == 4 and all(isinstance(block.attn, FoldFreeOutlookAttention) for block in outlookers)
+    assert len(outlookers) == 4 and all(isinstance(block.attn, ExportableOutlookAttention) for block in outlookers)
     expected = {}
     for line in SPEC_STATE_DICT.read_text().splitlines():
         if line and not line.startswith("#"):

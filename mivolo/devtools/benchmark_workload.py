@@ -108,6 +108,13 @@ def deviation(people: Sequence[dict], reference: Sequence[dict]) -> dict:
     }
 
 
+def mean_age_spread(people: Sequence[dict]) -> Optional[float]:
+    """The people's mean age spread (the std of each one's per-frame ages): the scale that a
+    policy's age differences are to be read against, since it estimates a sample of those frames."""
+    spreads = [person["age_spread"] for person in people if person.get("age_spread") is not None]
+    return round(statistics.fmean(spreads), 3) if spreads else None
+
+
 def prepare_models(work_dir: Path, workload: Workload) -> Tuple[Path, Dict[str, Tuple[Path, Path]]]:
     """The video, and (detector, MiVOLO) files per backend."""
     from mivolo.devtools.synthetic import write_detector, write_figure_video, write_mivolo_checkpoint
@@ -178,6 +185,7 @@ def format_table(results: Sequence[SettingResult]) -> str:
             f"| {result.setting.name} | {fps:.3f} ({spread}) | {fps / ORIGINAL_FPS:.2f}x | "
             + " | ".join(f"{ms[s]:.0f}" for s in stages) + f" | {age} | {score} |"
         )  # fmt: skip
+    lines.append(f"\nthe reference's per-person age spread (std over its frames), mean: {mean_age_spread(reference)}")
     return "\n".join(lines)
 
 
@@ -192,6 +200,7 @@ def write_report(path: Path, workload: Workload, results: Sequence[SettingResult
             "workload": asdict(workload),
             "rounds": rounds,
             "original_fps": ORIGINAL_FPS,
+            "reference_age_spread_mean": mean_age_spread(reference),
             "load_average_1min_at_end": os.getloadavg()[0],
             "results": [
                 {

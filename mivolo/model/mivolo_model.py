@@ -2,7 +2,8 @@
 
 Parameter names follow the published checkpoints exactly (see shared spec, section 1), so
 public weight files load strictly. Only public timm APIs are used, always with keywords.
-The Outlookers' attention runs without `F.fold` (col2im) so that the network exports to ONNX.
+The Outlookers' attention folds without `F.fold` (col2im) while exporting, so that the network
+exports to ONNX; in PyTorch it keeps `F.fold`, which is faster on a CPU.
 """
 
 from __future__ import annotations
@@ -68,11 +69,16 @@ def fold_patches(
     return canvas[:, :, padding : padding + height, padding : padding + width]
 
 
-class FoldFreeOutlookAttention(OutlookAttention):
-    """timm's OutlookAttention with `F.fold` replaced by `fold_patches`: same parameters, same output."""
+class ExportableOutlookAttention(OutlookAttention):
+    """timm's OutlookAttention (same parameters, same output) whose fold is `fold_patches` while
+    exporting to ONNX, or when `fold_with_patches` is set, and `F.fold` otherwise: on a CPU
+    `F.fold` is faster (benchmarks/forward_profile.py: 119 against 138 ms for the four Outlookers
+    at batch 8, 2 threads) and the two are equal bit for bit there."""
+
+    fold_with_patches = False
 
     @classmethod
-    def from_timm(cls, attention: OutlookAttention) -> "FoldFreeOutlookAttention":
+    def from_timm(cls, attention: OutlookAttention) -> "ExportableOutlookAttention":
         replacement = cls(
             dim=attention.v.in_features,
             num_heads=attention.num_heads,
@@ -99,7 +105,10 @@ class FoldFreeOutlookAttention(OutlookAttention):
         attn = self.attn_drop((attn.permute(0, 2, 1, 3, 4) * self.scale).softmax(dim=-1))
 
         out = (attn @ v).permute(0, 1, 4, 3, 2).reshape(batch, channels * kernel_area, rows * cols)
-        out = fold_patches(out, (height, width), self.kernel_size, self.padding, self.stride)
+        if self.fold_with_patches or torch.onnx.is_in_onnx_export():
+            out = fold_patches(out, (height, width), self.kernel_size, self.padding, self.stride)
+        else:
+            out = F.fold(out, (height, width), self.kernel_size, padding=self.padding, stride=self.stride)
         return self.proj_drop(self.proj(out.permute(0, 2, 3, 1)))
 
 
@@ -138,10 +147,20 @@ class CrossBottleneckAttn(nn.Module):
         )
 
     def _attend(self, q, k, v, height: int, width: int) -> torch.Tensor:
-        # softmax(q k * scale + rel_pos(q)) v, fused by torch: the relative-position logits are
-        # the additive mask (at 384 the logit matrix is 2,304 x 2,304 per crop)
-        out = F.scaled_dot_product_attention(q, k.transpose(-1, -2), v, attn_mask=self.pos_embed(q), scale=self.scale)
+        # softmax(q k * scale + rel_pos(q)) v. On a GPU (and in exports) torch fuses it, with the
+        # relative-position logits as the additive mask: at 384 the logit matrix is 2,304 x 2,304
+        # per crop. On a CPU the written-out form is faster (benchmarks/forward_profile.py: 127
+        # against 156 ms for the block at batch 8, 2 threads) and is the original's arithmetic.
+        fused = q.device.type != "cpu" or torch.onnx.is_in_onnx_export()
+        out = self._attend_fused(q, k, v) if fused else self._attend_explicit(q, k, v)
         return out.transpose(-1, -2).reshape(q.shape[0], self.dim, height, width)
+
+    def _attend_fused(self, q, k, v) -> torch.Tensor:
+        return F.scaled_dot_product_attention(q, k.transpose(-1, -2), v, attn_mask=self.pos_embed(q), scale=self.scale)
+
+    def _attend_explicit(self, q, k, v) -> torch.Tensor:
+        logits = (q @ k) * self.scale + self.pos_embed(q)
+        return logits.softmax(dim=-1) @ v
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         height, width = x.shape[-2:]
@@ -207,10 +226,10 @@ class MiVOLOModel(VOLO):
                 hidden_dim=VOLO_D1_ARGS["stem_hidden_dim"],
                 embed_dim=VOLO_D1_ARGS["embed_dims"][0],
             )
-        # same parameters, no F.fold: the network exports to ONNX and runs the same in PyTorch
+        # same parameters; the fold that ONNX can express while exporting
         for block in self.modules():
             if isinstance(block, Outlooker):
-                block.attn = FoldFreeOutlookAttention.from_timm(block.attn)
+                block.attn = ExportableOutlookAttention.from_timm(block.attn)
 
 
 def create_mivolo(input_size: int, in_chans: int, num_classes: int) -> MiVOLOModel:
