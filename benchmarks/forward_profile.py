@@ -3,8 +3,8 @@
 
 The original ran timm's VOLO Outlooker (F.fold) and the fusion block's explicit
 softmax(q k * scale + rel_pos) v. This project runs the same on a CPU; on a GPU its fusion
-attention is torch's SDPA, and its exports fold with `fold_patches` (which ONNX can express). Each variant gets the
-same random weights (mivolo_d1_224, face+body) and a batch of 8 at 224; each is timed in turn,
+attention is torch's SDPA, and its exports fold with `fold_patches` (which ONNX can express).
+Each variant gets the same random weights (mivolo_d1_224, face+body) and a batch of 8 at 224; each is timed in turn,
 round after round, so a machine whose load changes slows them alike. Prints the median ms of
 the whole forward and of the Outlookers' and the fusion block's attention alone, at 1 and 2
 threads, and the largest output difference from the original's formulation.
@@ -32,15 +32,13 @@ from mivolo.devtools.synthetic import random_mivolo  # noqa: E402
 
 def variant(model, timm_fold: bool, fused_on_cpu: bool, fold_with_patches: bool = False):
     model = copy.deepcopy(model)
-    for block in model.modules():
-        if isinstance(block, Outlooker):
+    for block in (block for block in model.modules() if isinstance(block, Outlooker)):
+        if timm_fold:
+            original = OutlookAttention(dim=192, num_heads=block.attn.num_heads, kernel_size=3, padding=1, stride=2)
+            original.load_state_dict(block.attn.state_dict(), strict=True)
+            block.attn = original.eval()
+        else:
             block.attn.fold_with_patches = fold_with_patches
-    if timm_fold:
-        for block in model.modules():
-            if isinstance(block, Outlooker):
-                original = OutlookAttention(dim=192, num_heads=block.attn.num_heads, kernel_size=3, padding=1, stride=2)
-                original.load_state_dict(block.attn.state_dict(), strict=True)
-                block.attn = original.eval()
     if fused_on_cpu:  # what runs on a GPU and in the exports
         fusion = model.patch_embed.map
         fusion._attend_explicit = fusion._attend_fused

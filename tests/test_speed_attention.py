@@ -15,6 +15,11 @@ def explicit_attention(block: CrossBottleneckAttn, q, k, v, height: int, width: 
     return out.transpose(-1, -2).reshape(q.shape[0], block.dim, height, width)
 
 
+def _fused_map(block: CrossBottleneckAttn, q, k, v, feat_size) -> torch.Tensor:
+    """The fused attention, shaped as `_attend` returns it."""
+    return block._attend_fused(q, k, v).transpose(-1, -2).reshape(q.shape[0], block.dim, *feat_size)
+
+
 def _block_and_inputs(dim, feat_size, dtype):
     torch.manual_seed(0)
     block = CrossBottleneckAttn(dim, feat_size).to(dtype).eval()
@@ -28,7 +33,7 @@ def test_sdpa_attention_equals_the_explicit_softmax(feat_size, dtype, tolerance)
     block, ((q, k, v), (q2, k2, v2)) = _block_and_inputs(dim, feat_size, dtype)
     with torch.no_grad():
         for qa, ka, va in ((q, k2, v2), (q2, k, v)):
-            fused = block._attend_fused(qa, ka, va).transpose(-1, -2).reshape(3, dim, *feat_size)
+            fused = _fused_map(block, qa, ka, va, feat_size)
             reference = explicit_attention(block, qa, ka, va, *feat_size)
             assert fused.shape == reference.shape == (3, dim, *feat_size)
             assert torch.allclose(fused, reference, atol=tolerance, rtol=0)
@@ -44,7 +49,7 @@ def test_a_cpu_runs_the_published_arithmetic_and_an_export_the_fused_one(monkeyp
     monkeypatch.setattr(torch.onnx, "is_in_onnx_export", lambda: exporting)
     with torch.no_grad():
         chosen = block._attend(q, k2, v2, *feat_size)
-        fused = block._attend_fused(q, k2, v2).transpose(-1, -2).reshape(3, dim, *feat_size)
+        fused = _fused_map(block, q, k2, v2, feat_size)
         reference = explicit_attention(block, q, k2, v2, *feat_size)
     assert torch.equal(chosen, fused if exporting else reference)
 
