@@ -55,7 +55,14 @@ def random_mivolo(
             head.weight.normal_(0, 0.01 if spread is None else spread)
             head.bias.zero_()
         if centre_on is not None:
-            model.head.bias -= model.eval()(centre_on).mean(0)
+            # one thread, so that the bias (and so the checkpoint) is the same bit for bit whatever
+            # thread count the process was left at: float sums depend on how the work is split
+            threads = torch.get_num_threads()
+            torch.set_num_threads(1)
+            try:
+                model.head.bias -= model.eval()(centre_on).mean(0)
+            finally:
+                torch.set_num_threads(threads)
     return model.eval(), meta
 
 
