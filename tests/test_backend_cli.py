@@ -8,17 +8,14 @@ import pytest
 from test_demo_images import run_demo
 from test_eval_pretrained import PERSON_HEADER, dataset_args, run_eval, write_csv, write_image
 
-from mivolo.model.export import export_detector, export_mivolo
 
 AGE_TOLERANCE = 0.011  # ages are rounded to 2 decimals; fp32 reorderings move them by < 1e-3
 
 
 @pytest.fixture(scope="module")
-def onnx_files(legacy_checkpoint_path, detector_path, tmp_path_factory):
-    folder = tmp_path_factory.mktemp("onnx")
-    mivolo_onnx = export_mivolo(legacy_checkpoint_path, folder, formats=("onnx",))[0].path
-    detector_onnx = export_detector(detector_path, folder, formats=("onnx",), imgsz=160)[0].path
-    return mivolo_onnx, detector_onnx
+def onnx_files(exported_models):
+    """The session's MiVOLO checkpoint and detector as ONNX (exported once per session in conftest)."""
+    return exported_models["onnx"]["mivolo"], exported_models["onnx"]["detector"]
 
 
 def _people(out_dir):

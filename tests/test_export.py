@@ -28,10 +28,9 @@ CPU = torch.device("cpu")
 
 
 @pytest.fixture(scope="module")
-def mivolo_224_exports(legacy_checkpoint_path, tmp_path_factory):
-    """The session's face+body mivolo_d1_224, exported to ONNX and OpenVINO IR."""
-    files = export_mivolo(legacy_checkpoint_path, tmp_path_factory.mktemp("export224"), formats=("onnx", "openvino"))
-    return {item.format: item.path for item in files}
+def mivolo_224_exports(exported_models):
+    """The session's face+body mivolo_d1_224 as ONNX and OpenVINO IR (exported once per session in conftest)."""
+    return {backend: exported_models[backend]["mivolo"] for backend in ("onnx", "openvino")}
 
 
 @pytest.fixture(scope="module")
